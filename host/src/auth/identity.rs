@@ -1,0 +1,54 @@
+//! The verified caller, as the host hands it to plugins.
+
+use std::sync::Arc;
+
+/// The verified caller of a request. Cheap to clone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity(Arc<IdentityData>);
+
+/// The fields of an [`Identity`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityData {
+    /// Token subject.
+    pub subject: String,
+    /// Token issuer.
+    pub issuer: String,
+    /// Resolved user name.
+    pub username: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// OAuth client id.
+    pub client_id: Option<String>,
+    /// OAuth scopes.
+    pub scopes: Vec<String>,
+    /// Auth0 RBAC permissions.
+    pub permissions: Vec<String>,
+    /// Every verified claim.
+    pub claims: serde_json::Value,
+}
+
+impl Identity {
+    /// Wraps verified identity fields.
+    pub fn new(data: IdentityData) -> Self {
+        Identity(Arc::new(data))
+    }
+
+    /// The identity every caller gets under `auth.mode = "none"`.
+    pub fn anonymous() -> Self {
+        Identity::new(IdentityData {
+            subject: "anonymous".into(),
+            issuer: "warden:none".into(),
+            username: None,
+            email: None,
+            client_id: None,
+            scopes: Vec::new(),
+            permissions: Vec::new(),
+            claims: serde_json::json!({ "sub": "anonymous" }),
+        })
+    }
+
+    /// The identity's fields.
+    pub fn data(&self) -> &IdentityData {
+        &self.0
+    }
+}

@@ -1,0 +1,65 @@
+use super::*;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "test.toml", env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+#[test]
+fn embedded_defaults_are_valid_and_loopback() {
+    let c = load("", &[]).expect("defaults must validate");
+    assert!(c.server.bind.ip().is_loopback());
+    assert_eq!(c.server.bind.port(), 8000);
+    assert_eq!(c.auth.mode, AuthMode::None);
+}
+
+#[test]
+fn no_auth_on_a_public_bind_is_refused_with_the_reason() {
+    let err = load("[server]\nbind = \"0.0.0.0:8000\"\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("auth.mode"), "{err}");
+    assert!(err.contains("loopback"), "{err}");
+    assert!(err.contains("0.0.0.0:8000"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let err = load("[server]\nbnd = \"127.0.0.1:1\"\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("bnd"), "{err}");
+}
+
+#[test]
+fn env_overrides_win_over_the_file_and_are_typed() {
+    let c = load(
+        "[server]\nbind = \"127.0.0.1:1\"\n",
+        &[("WARDEN__SERVER__BIND", "127.0.0.1:9001"), ("WARDEN__RUNTIME__MAX_INSTANCES", "7")],
+    )
+    .unwrap();
+    assert_eq!(c.server.bind.port(), 9001);
+    assert_eq!(c.runtime.max_instances, 7);
+}
+
+#[test]
+fn malformed_env_override_is_named() {
+    let err = load("", &[("WARDEN__BIND", "x")]).unwrap_err().to_string();
+    assert!(err.contains("WARDEN__BIND"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let err = load(
+        "[runtime]\nmax_instances = 0\ndefault_memory_mb = 9999\n[plugins]\npage_size = 0\n",
+        &[],
+    )
+    .unwrap_err();
+    let ConfigError::Invalid(problems) = err else { panic!("expected Invalid, got {err:?}") };
+    let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert!(fields.contains(&"runtime.max_instances"), "{fields:?}");
+    assert!(fields.contains(&"runtime.default_memory_mb"), "{fields:?}");
+    assert!(fields.contains(&"plugins.page_size"), "{fields:?}");
+    assert!(problems.iter().all(|p| !p.fix.is_empty()));
+}
+
+#[test]
+fn example_file_parses() {
+    let text = include_str!("../../../server.toml.example");
+    load(text, &[]).expect("server.toml.example must stay valid");
+}

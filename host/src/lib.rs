@@ -1,0 +1,10 @@
+//! Warden: hosts MCP tools as sandboxed WebAssembly components behind OAuth 2.1 / OIDC.
+//!
+//! Rooms: [`config`] (server.toml), [`http`] (axum router and probes), [`auth`] (who is calling),
+//! [`mcp`] (the rmcp handler), [`plugins`] (manifests, wasmtime runtime, registry, hot reload).
+
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod mcp;
+pub mod plugins;

@@ -1,0 +1,164 @@
+//! The MCP server (rmcp `ServerHandler`): lists the live tools and calls them in their plugins.
+
+mod results;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::auth::Identity;
+use crate::plugins::{Registry, Runtime, ToolRef};
+
+/// How often an idle list-changed notifier checks whether its session is gone.
+const NOTIFIER_LIVENESS_CHECK: Duration = Duration::from_secs(30);
+/// Prefix of `tools/list` cursors (the rest is the last tool name of the previous page).
+const CURSOR_PREFIX: &str = "after:";
+
+/// What every MCP session shares.
+pub struct McpState {
+    /// Live plugins.
+    pub registry: Arc<Registry>,
+    /// The engine that runs them.
+    pub runtime: Arc<Runtime>,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+}
+
+/// One MCP session's handler. Cheap: it only holds the shared state.
+#[derive(Clone)]
+pub struct WardenMcp {
+    state: Arc<McpState>,
+}
+
+impl WardenMcp {
+    /// A handler over `state`.
+    pub fn new(state: Arc<McpState>) -> Self {
+        WardenMcp { state }
+    }
+}
+
+/// The verified caller the HTTP layer attached to this request.
+fn caller(context: &RequestContext<RoleServer>) -> Result<Identity, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Identity>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("request reached the MCP handler without an identity", None))
+}
+
+fn to_mcp_tool(t: &ToolRef) -> Tool {
+    let served = t.tool();
+    let mut tool = Tool::new(served.name.clone(), served.description.clone(), served.input_schema.clone());
+    if let Some(title) = &served.title {
+        tool = tool.with_title(title.clone());
+    }
+    if let Some(output) = &served.output_schema {
+        tool = tool.with_raw_output_schema(output.clone());
+    }
+    tool
+}
+
+impl ServerHandler for WardenMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+            .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
+            .with_instructions("Tools are served as <plugin>.<tool>; each runs in its own WebAssembly sandbox.")
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        caller(&context)?;
+        let after = match request.and_then(|r| r.cursor) {
+            None => None,
+            Some(c) => match c.strip_prefix(CURSOR_PREFIX) {
+                Some(name) => Some(name.to_owned()),
+                None => return Err(ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
+            },
+        };
+        let snapshot = self.state.registry.snapshot();
+        let mut page: Vec<Tool> = snapshot
+            .tools()
+            .filter(|t| after.as_deref().is_none_or(|a| t.tool().name.as_str() > a))
+            .take(self.state.page_size + 1)
+            .map(|t| to_mcp_tool(&t))
+            .collect();
+        let mut result = ListToolsResult::default();
+        if page.len() > self.state.page_size {
+            page.truncate(self.state.page_size);
+            result.next_cursor = page.last().map(|t| format!("{CURSOR_PREFIX}{}", t.name));
+        }
+        result.tools = page;
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&context)?;
+        let snapshot = self.state.registry.snapshot();
+        let Some(tool_ref) = snapshot.tool(&request.name) else {
+            return Err(ErrorData::invalid_params(format!("unknown tool: {:?}", request.name), None));
+        };
+        drop(snapshot);
+        let tool = tool_ref.tool();
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        if let Err(problem) = tool.check_arguments(&arguments) {
+            // MCP 2025-11-25: input validation errors are tool errors, so the model can correct itself.
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "invalid arguments for {}: {problem}",
+                tool.name
+            ))])
+            .into());
+        }
+        let started = Instant::now();
+        let outcome = tool_ref
+            .plugin
+            .call(&self.state.runtime, &tool.local_name, arguments.to_string(), &caller)
+            .await;
+        let result = results::to_call_result(tool, outcome);
+        let failed = result.is_error == Some(true);
+        tracing::info!(
+            tool = %tool.name,
+            plugin_sha256 = %tool_ref.plugin.sha256,
+            subject = %caller.data().subject,
+            outcome = if failed { "error" } else { "ok" },
+            duration_ms = started.elapsed().as_secs_f64() * 1e3,
+            "tool call"
+        );
+        Ok(result.into())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut changes = self.state.registry.subscribe();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    changed = changes.changed() => {
+                        if changed.is_err() || peer.notify_tool_list_changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    () = tokio::time::sleep(NOTIFIER_LIVENESS_CHECK) => {
+                        if peer.is_transport_closed() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,300 @@
+//! The plugin manifest (`<name>.toml` next to `<name>.wasm`): what the plugin may do.
+//!
+//! ```toml
+//! [plugin]
+//! name = "sales"            # optional; defaults to the file stem; tools are served as sales.<tool>
+//! description = "..."
+//!
+//! [limits]
+//! memory_mb = 64            # capped by runtime.max_memory_mb
+//! timeout_ms = 2000         # capped by runtime.max_timeout_ms
+//! fuel = 100000000          # optional; needs runtime.fuel_metering = true
+//! max_output_kb = 256       # capped by runtime.max_output_kb
+//!
+//! [database]
+//! access = "read-only"      # none | read-only | read-write
+//!
+//! [tools.top_customers]
+//! scopes = ["sales:read"]   # every listed scope is required
+//! ```
+//! Deny by default: a tool the component offers but the manifest does not list is not served.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::config::RuntimeConfig;
+
+/// A parsed, validated manifest with limits resolved against the server's ceilings.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Plugin name, the tool namespace: `plugin.name`, or the file stem when that is not set.
+    pub name: String,
+    /// What the plugin is for.
+    pub description: Option<String>,
+    /// Resolved limits.
+    pub limits: Limits,
+    /// Database access granted.
+    pub database: DatabaseAccess,
+    /// Tools the manifest allows, by local name.
+    pub tools: BTreeMap<String, ToolGrant>,
+}
+
+/// Resolved sandbox limits for every call of a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear memory cap, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock cap per call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Instruction budget per call, if metered.
+    pub fuel: Option<u64>,
+    /// Largest result, in bytes.
+    pub max_output_bytes: usize,
+}
+
+/// Database access a manifest grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseAccess {
+    /// No handle is lent.
+    #[default]
+    None,
+    /// Single read statements only.
+    ReadOnly,
+    /// Reads plus INSERT/UPDATE/DELETE.
+    ReadWrite,
+}
+
+/// What one tool requires of its caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ToolGrant {
+    /// Scopes the caller must hold, all of them.
+    pub scopes: Vec<String>,
+}
+
+/// Why a manifest is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    /// Not valid TOML, or unknown/mistyped keys.
+    #[error("invalid manifest: {0}")]
+    Parse(String),
+    /// A value breaks a rule; the message says which field and why.
+    #[error("manifest field {field}: {problem}")]
+    Field {
+        /// Dotted field path.
+        field: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    #[serde(default)]
+    plugin: RawPlugin,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default)]
+    tools: BTreeMap<String, ToolGrant>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory_mb: Option<u64>,
+    timeout_ms: Option<u64>,
+    fuel: Option<u64>,
+    max_output_kb: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    #[serde(default)]
+    access: DatabaseAccess,
+}
+
+/// Longest plugin name; with a 64-character tool name and the dot this keeps tool names within
+/// the 128 characters MCP allows.
+pub const MAX_PLUGIN_NAME: usize = 32;
+/// Longest local tool name.
+pub const MAX_TOOL_NAME: usize = 64;
+
+/// True if `name` is a valid plugin name: `[a-z0-9_-]`, starting with a letter, at most 32 long.
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    (1..=MAX_PLUGIN_NAME).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// True if `name` is a valid local tool name: `[A-Za-z0-9_-]`, 1 to 64 characters. With the plugin
+/// namespace and a dot, the served name stays within MCP's tool-name character set.
+pub fn is_valid_tool_name(name: &str) -> bool {
+    (1..=MAX_TOOL_NAME).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Manifest {
+    /// Parses the manifest of the plugin whose file stem is `stem`, resolving limits against the
+    /// server's `runtime` ceilings.
+    pub fn parse(stem: &str, text: &str, runtime: &RuntimeConfig) -> Result<Manifest, ManifestError> {
+        let raw: RawManifest =
+            toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string().trim().to_owned()))?;
+        let field = |field: &str, problem: String| ManifestError::Field { field: field.into(), problem };
+
+        let name = raw.plugin.name.clone().unwrap_or_else(|| stem.to_owned());
+        if !is_valid_plugin_name(&name) {
+            let origin = if raw.plugin.name.is_some() { "" } else { " (taken from the file name; set plugin.name to choose another)" };
+            return Err(field(
+                "plugin.name",
+                format!(
+                    "{name:?}{origin} is not a valid plugin name: use 1-{MAX_PLUGIN_NAME} characters \
+                     of a-z, 0-9, '_' or '-', starting with a letter"
+                ),
+            ));
+        }
+        for (tool, _) in &raw.tools {
+            if !is_valid_tool_name(tool) {
+                return Err(field(
+                    &format!("tools.{tool}"),
+                    format!("{tool:?} is not a valid tool name: use 1-{MAX_TOOL_NAME} characters of A-Z, a-z, 0-9, '_' or '-'"),
+                ));
+            }
+        }
+        if raw.tools.is_empty() {
+            return Err(field("tools", "lists no tools, so nothing would be served; add a [tools.<name>] table per tool".into()));
+        }
+
+        let memory_mb = bounded(
+            "limits.memory_mb",
+            raw.limits.memory_mb,
+            runtime.default_memory_mb,
+            runtime.max_memory_mb,
+            "runtime.max_memory_mb",
+        )?;
+        let timeout_ms = bounded(
+            "limits.timeout_ms",
+            raw.limits.timeout_ms,
+            runtime.default_timeout_ms,
+            runtime.max_timeout_ms,
+            "runtime.max_timeout_ms",
+        )?;
+        let max_output_kb = bounded(
+            "limits.max_output_kb",
+            raw.limits.max_output_kb,
+            runtime.max_output_kb,
+            runtime.max_output_kb,
+            "runtime.max_output_kb",
+        )?;
+        if raw.limits.fuel.is_some() && !runtime.fuel_metering {
+            return Err(field(
+                "limits.fuel",
+                "is set, but this server does not meter fuel; set runtime.fuel_metering = true in server.toml or remove the limit".into(),
+            ));
+        }
+        if raw.limits.fuel == Some(0) {
+            return Err(field("limits.fuel", "must be more than 0".into()));
+        }
+
+        Ok(Manifest {
+            name,
+            description: raw.plugin.description,
+            limits: Limits {
+                memory_bytes: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX),
+                timeout_ms,
+                fuel: raw.limits.fuel,
+                max_output_bytes: usize::try_from(max_output_kb * 1024).unwrap_or(usize::MAX),
+            },
+            database: raw.database.access,
+            tools: raw.tools,
+        })
+    }
+}
+
+fn bounded(
+    field: &str,
+    value: Option<u64>,
+    default: u64,
+    ceiling: u64,
+    ceiling_name: &str,
+) -> Result<u64, ManifestError> {
+    let v = value.unwrap_or(default);
+    if v == 0 || v > ceiling {
+        return Err(ManifestError::Field {
+            field: field.into(),
+            problem: format!("{v} is outside 1..={ceiling} (the server's {ceiling_name})"),
+        });
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> RuntimeConfig {
+        RuntimeConfig::default()
+    }
+
+    #[test]
+    fn minimal_manifest_gets_server_defaults() {
+        let m = Manifest::parse("sample", "[tools.greet]\nscopes = [\"tool:greet\"]\n", &rt()).unwrap();
+        assert_eq!(m.limits.timeout_ms, rt().default_timeout_ms);
+        assert_eq!(m.limits.memory_bytes as u64, rt().default_memory_mb * 1024 * 1024);
+        assert_eq!(m.tools["greet"].scopes, vec!["tool:greet".to_string()]);
+        assert_eq!(m.database, DatabaseAccess::None);
+    }
+
+    #[test]
+    fn limits_above_the_server_ceiling_are_refused_naming_the_field() {
+        let err = Manifest::parse("p", "[limits]\nmemory_mb = 100000\n[tools.t]\n", &rt()).unwrap_err();
+        assert!(err.to_string().contains("limits.memory_mb"), "{err}");
+        assert!(err.to_string().contains("runtime.max_memory_mb"), "{err}");
+    }
+
+    #[test]
+    fn name_defaults_to_the_file_stem_and_is_checked() {
+        assert_eq!(Manifest::parse("p", "[tools.t]\n", &rt()).unwrap().name, "p");
+        assert_eq!(Manifest::parse("p-v2", "[plugin]\nname = \"p\"\n[tools.t]\n", &rt()).unwrap().name, "p");
+        let err = Manifest::parse("Bad", "[tools.t]\n", &rt()).unwrap_err();
+        assert!(err.to_string().contains("plugin.name"), "{err}");
+        assert!(err.to_string().contains("file name"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_tool_names_are_refused() {
+        assert!(Manifest::parse("p", "[limits]\nmemroy_mb = 1\n[tools.t]\n", &rt()).is_err());
+        let err = Manifest::parse("p", "[tools.\"a.b\"]\n", &rt()).unwrap_err();
+        assert!(err.to_string().contains("tools.a.b"), "{err}");
+    }
+
+    #[test]
+    fn fuel_needs_metering() {
+        let err = Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &rt()).unwrap_err();
+        assert!(err.to_string().contains("fuel_metering"), "{err}");
+        let metered = RuntimeConfig { fuel_metering: true, ..rt() };
+        assert_eq!(Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &metered).unwrap().limits.fuel, Some(10));
+    }
+
+    #[test]
+    fn plugin_names_are_checked() {
+        assert!(is_valid_plugin_name("sales-2"));
+        assert!(!is_valid_plugin_name("Sales"));
+        assert!(!is_valid_plugin_name("9lives"));
+        assert!(!is_valid_plugin_name(&"a".repeat(33)));
+        assert!(is_valid_tool_name("top_Customers-2"));
+        assert!(!is_valid_tool_name("a.b"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Plugins: manifests, the wasmtime runtime, the compiled-code cache, the hot-swappable registry
+//! and the directory watcher.
+
+mod bindings;
+mod cache;
+pub mod directory;
+pub mod host_state;
+pub mod manifest;
+pub mod plugin;
+pub mod registry;
+pub mod runtime;
+
+pub use directory::{LoadReport, PluginDirectory};
+pub use manifest::Manifest;
+pub use plugin::{CallError, LoadedPlugin, ServedTool, ToolFailure};
+pub use registry::{Registry, Snapshot, ToolRef};
+pub use runtime::Runtime;

@@ -1,0 +1,128 @@
+//! The wasmtime engine shared by all plugins: pooling allocator, epoch ticker, linker with the
+//! host imports, and the instance-slot semaphore that queues calls when every slot is busy.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config as EngineConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::Plugin;
+use super::cache::CompiledCache;
+use super::host_state::StoreState;
+use crate::config::RuntimeConfig;
+
+/// How often the epoch advances; wall-time limits are checked (and long-running guests yield to
+/// other tasks) at this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instance slots kept back for load-time `describe` calls, so loading never waits on traffic.
+const LOAD_SLOTS: u32 = 4;
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// wasmtime refused the engine configuration.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The compiled-code cache directory is unusable.
+    #[error("cannot use the compiled-plugin cache under {dir}: {reason}")]
+    Cache {
+        /// The data directory.
+        dir: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+/// The shared engine and everything needed to instantiate plugins.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<StoreState>,
+    pub(crate) cache: CompiledCache,
+    pub(crate) fuel_metering: bool,
+    slots: Arc<Semaphore>,
+    queue_timeout: Duration,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Builds the engine from the `[runtime]` settings, with its cache under `data_dir`.
+    pub fn new(config: &RuntimeConfig, data_dir: &Path) -> Result<Runtime, RuntimeError> {
+        let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        let slots = config.max_instances + LOAD_SLOTS;
+
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(slots)
+            .total_core_instances(slots * 8)
+            .total_memories(slots * 2)
+            .total_tables(slots * 4)
+            .total_stacks(slots)
+            .max_memory_size(usize::try_from(config.max_memory_mb * 1024 * 1024).unwrap_or(usize::MAX));
+
+        let mut ec = EngineConfig::new();
+        ec.epoch_interruption(true)
+            .consume_fuel(config.fuel_metering)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&ec).map_err(engine_err)?;
+
+        let mut linker = Linker::<StoreState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s).map_err(engine_err)?;
+
+        let cache = CompiledCache::open(data_dir, &engine).map_err(|e| RuntimeError::Cache {
+            dir: data_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone());
+
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            fuel_metering: config.fuel_metering,
+            slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+            queue_timeout: Duration::from_millis(config.queue_timeout_ms),
+            ticker_stop,
+        })
+    }
+
+    /// Waits (up to the queue timeout) for a free instance slot.
+    pub(crate) async fn acquire_slot(&self) -> Option<OwnedSemaphorePermit> {
+        tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// Instance slots currently free.
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Advances the engine epoch every [`EPOCH_TICK`] on a dedicated thread (so a busy async runtime
+/// cannot delay deadlines) until `stop` is set.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new().name("warden-epoch".into()).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+        }
+    });
+    if let Err(e) = spawned {
+        // Without the ticker, deadlines still hold through the tokio timeout around each call.
+        tracing::error!(error = %e, "could not start the epoch ticker thread");
+    }
+}

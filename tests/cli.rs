@@ -1,0 +1,118 @@
+//! The `warden` command line: `check`, `plugins`, and refusing unsafe configurations.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use warden_tests::{install, install_manifest, warden_binary};
+
+fn warden(args: &[&str], dir: &Path, extra_config: &str) -> Output {
+    let config = format!(
+        "[server]\ndata_dir = {:?}\n[plugins]\ndir = {:?}\n{extra_config}",
+        dir.join("data"),
+        dir.join("plugins")
+    );
+    std::fs::write(dir.join("server.toml"), config).unwrap();
+    Command::new(warden_binary())
+        .args(args)
+        .arg("--config")
+        .arg(dir.join("server.toml"))
+        .env("WARDEN_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn plugins_dir(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_prints_tools_with_scopes_and_succeeds() {
+    let root = tempfile::tempdir().unwrap();
+    install(&plugins_dir(root.path()), "sample", "sample");
+    let out = warden(&["check"], root.path(), "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let greet = stdout.lines().find(|l| l.starts_with("sample.greet")).expect("greet row");
+    assert!(greet.contains("tool:greet") && greet.contains("16 MiB") && greet.contains("1000 ms"), "{greet}");
+    let datetime = stdout.lines().find(|l| l.starts_with("sample.get_datetime")).expect("get_datetime row");
+    assert!(datetime.split_whitespace().nth(1) == Some("-"), "no scope needed: {datetime}");
+}
+
+#[test]
+fn check_fails_naming_each_bad_plugin_and_why() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = plugins_dir(root.path());
+    install(&dir, "sample", "sample");
+    // Not a component at all.
+    install(&dir, "garbage", "sample");
+    std::fs::write(dir.join("garbage.wasm"), b"garbage").unwrap();
+    // A manifest listing a tool the component does not offer.
+    install(&dir, "mismatch", "sample");
+    install_manifest(&dir, "mismatch", "[tools.greet]\n[tools.absent_tool]\n");
+    // Built against a newer contract.
+    install(&dir, "future", "future-contract");
+    // Same plugin name as an already-loaded one.
+    install(&dir, "sample2", "sample");
+    install_manifest(&dir, "sample2", "[plugin]\nname = \"sample\"\n[tools.greet]\n");
+    // A .wasm without its manifest.
+    std::fs::copy(warden_tests::component("sample"), dir.join("orphan.wasm")).unwrap();
+
+    let out = warden(&["check"], root.path(), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "check must fail:\n{stderr}");
+    let line = |needle: &str| stderr.lines().find(|l| l.contains(needle)).map(str::to_owned);
+    let garbage = line("plugin garbage:").expect("garbage reported");
+    assert!(garbage.contains("garbage.wasm") && garbage.contains("not a valid WebAssembly component"), "{garbage}");
+    let mismatch = line("plugin mismatch:").expect("mismatch reported");
+    assert!(mismatch.contains("\"absent_tool\""), "{mismatch}");
+    let future = line("plugin future:").expect("future reported");
+    assert!(future.contains("warden:plugin/tools@0.2.0") && future.contains("warden:plugin/tools@0.1.0"), "{future}");
+    let collision = line("plugin sample2:").expect("collision reported");
+    assert!(collision.contains("sample2") && collision.contains("already served from sample"), "{collision}");
+    let orphan = line("plugin orphan:").expect("orphan reported");
+    assert!(orphan.contains("orphan.toml is missing"), "{orphan}");
+    // The good plugin is still listed.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sample.greet"));
+}
+
+#[test]
+fn plugins_lists_each_source_with_its_status() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = plugins_dir(root.path());
+    install(&dir, "sample", "sample");
+    install(&dir, "broken", "sample");
+    std::fs::write(dir.join("broken.wasm"), b"nope").unwrap();
+    let out = warden(&["plugins"], root.path(), "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.lines().any(|l| l.starts_with("sample") && l.contains("ok, 3 tool(s)")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("broken") && l.contains("refused")), "{stdout}");
+}
+
+#[test]
+fn serve_without_auth_on_a_public_bind_refuses_to_start() {
+    let root = tempfile::tempdir().unwrap();
+    plugins_dir(root.path());
+    let out = Command::new(warden_binary())
+        .args(["serve"])
+        .env("WARDEN__SERVER__BIND", "0.0.0.0:0")
+        .env("WARDEN__SERVER__DATA_DIR", format!("{:?}", root.path().join("data")))
+        .env("WARDEN__PLUGINS__DIR", format!("{:?}", root.path().join("plugins")))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("auth.mode") && stderr.contains("loopback") && stderr.contains("Fix:"), "{stderr}");
+}
+
+#[test]
+fn bad_config_names_the_field() {
+    let root = tempfile::tempdir().unwrap();
+    plugins_dir(root.path());
+    let out = warden(&["check"], root.path(), "[runtime]\nmax_instancez = 3\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("max_instancez"), "{stderr}");
+}

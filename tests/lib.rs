@@ -1,0 +1,265 @@
+//! Test harness: starts the real `warden` binary on an ephemeral port with a private plugin and
+//! data directory, installs real plugin components, and connects real MCP clients (rmcp).
+//!
+//! Prerequisites, built by `make test`: the `warden` binary (`cargo build -p warden`) and the
+//! plugin components (`cargo build --release` in `plugins/`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, JsonObject, ProtocolVersion};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The `warden` binary under test.
+pub fn warden_binary() -> PathBuf {
+    let path = target_dir().join("debug").join("warden");
+    assert!(path.exists(), "{} is missing: run `cargo build -p warden` first (`make test` does)", path.display());
+    path
+}
+
+/// A built plugin component, e.g. `component("sample")`.
+pub fn component(name: &str) -> PathBuf {
+    let file = format!("{}.wasm", name.replace('-', "_"));
+    let path = target_dir().join("wasm32-wasip2").join("release").join(file);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --release` in plugins/ first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// The manifest shipped with a plugin crate: `plugins/<name>/plugin.toml` or
+/// `tests/plugins/<name>/plugin.toml`.
+pub fn manifest_source(name: &str) -> PathBuf {
+    let example = repo_root().join("plugins").join(name).join("plugin.toml");
+    if example.exists() { example } else { repo_root().join("tests").join("plugins").join(name).join("plugin.toml") }
+}
+
+/// Installs plugin crate `crate_name` into `dir` as `<stem>.wasm` + `<stem>.toml`, writing to
+/// temporary names first and renaming, as the README tells operators to.
+pub fn install(dir: &Path, stem: &str, crate_name: &str) {
+    install_manifest(dir, stem, &std::fs::read_to_string(manifest_source(crate_name)).expect("read manifest"));
+    install_wasm(dir, stem, &std::fs::read(component(crate_name)).expect("read component"));
+}
+
+/// Atomically writes `<stem>.wasm`.
+pub fn install_wasm(dir: &Path, stem: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{stem}.wasm.tmp"));
+    std::fs::write(&tmp, bytes).expect("write wasm");
+    std::fs::rename(&tmp, dir.join(format!("{stem}.wasm"))).expect("rename wasm");
+}
+
+/// Atomically writes `<stem>.toml`.
+pub fn install_manifest(dir: &Path, stem: &str, text: &str) {
+    let tmp = dir.join(format!(".{stem}.toml.tmp"));
+    std::fs::write(&tmp, text).expect("write manifest");
+    std::fs::rename(&tmp, dir.join(format!("{stem}.toml"))).expect("rename manifest");
+}
+
+/// Merges `extra` into `base`, table by table (extra wins).
+fn merge(base: &mut toml::Table, extra: toml::Table) {
+    for (key, value) in extra {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(e)) => merge(b, e),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// A running `warden serve` with its own directories; killed on drop.
+pub struct Warden {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub base_url: String,
+    /// Holds `plugins/`, `data/` and `server.toml`.
+    pub root: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Warden {
+    /// Starts Warden with `extra_config` appended to a config whose `[server]`/`[plugins]` tables
+    /// point at fresh directories; `setup` may install plugins before start. Waits for `/readyz`.
+    pub async fn start(extra_config: &str, setup: impl FnOnce(&Path)) -> anyhow::Result<Warden> {
+        let root = tempfile::tempdir()?;
+        let plugins = root.path().join("plugins");
+        std::fs::create_dir_all(&plugins)?;
+        setup(&plugins);
+        let mut config: toml::Table = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[plugins]\ndir = {:?}\npoll_interval_ms = 100\n",
+            root.path().join("data"),
+            plugins,
+        )
+        .parse()?;
+        merge(&mut config, extra_config.parse()?);
+        let config_path = root.path().join("server.toml");
+        std::fs::write(&config_path, config.to_string())?;
+        let log = root.path().join("warden.log");
+        let mut child = Command::new(warden_binary())
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("WARDEN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .context("spawn warden")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let base_url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            }
+        };
+        let warden = Warden { child, base_url, root, log };
+        warden.wait_ready(Duration::from_secs(60)).await?;
+        Ok(warden)
+    }
+
+    /// The plugin directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.root.path().join("plugins")
+    }
+
+    /// The MCP endpoint URL.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.base_url)
+    }
+
+    /// Everything Warden logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        while started.elapsed() < limit {
+            if let Ok(r) = http.get(format!("{}/readyz", self.base_url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("warden never became ready:\n{}", self.log())
+    }
+
+    /// `GET /readyz` as JSON.
+    pub async fn readyz(&self) -> anyhow::Result<Value> {
+        Ok(reqwest::get(format!("{}/readyz", self.base_url)).await?.json().await?)
+    }
+
+    /// A connected MCP client speaking the newest protocol version rmcp knows.
+    pub async fn client(&self) -> anyhow::Result<McpClient> {
+        connect(&self.mcp_url(), None).await
+    }
+
+    /// A connected MCP client that negotiates `2025-11-25` (initialize + session), whose
+    /// `tools/list_changed` notifications arrive on the returned receiver.
+    pub async fn session_client(&self) -> anyhow::Result<(McpClient, mpsc::UnboundedReceiver<()>)> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let client = connect(&self.mcp_url(), Some(tx)).await?;
+        Ok((client, rx))
+    }
+}
+
+impl Drop for Warden {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Client-side handler: reports `tools/list_changed` notifications.
+#[derive(Clone)]
+pub struct Listener {
+    info: ClientConfig,
+    list_changed: Option<mpsc::UnboundedSender<()>>,
+}
+
+impl ClientHandler for Listener {
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(tx) = &self.list_changed {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A connected rmcp client.
+pub type McpClient = RunningService<RoleClient, Listener>;
+
+async fn connect(url: &str, list_changed: Option<mpsc::UnboundedSender<()>>) -> anyhow::Result<McpClient> {
+    let mut info = ClientConfig::default();
+    if list_changed.is_some() {
+        info.protocol_version = ProtocolVersion::V_2025_11_25;
+    }
+    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+    Ok(Listener { info, list_changed }.serve(transport).await?)
+}
+
+/// Calls `tool` with JSON `arguments` (an object).
+pub async fn call(client: &McpClient, tool: &str, arguments: Value) -> anyhow::Result<CallToolResult> {
+    let mut params = CallToolRequestParams::new(tool.to_owned());
+    if let Value::Object(map) = arguments {
+        params = params.with_arguments(JsonObject::from_iter(map));
+    }
+    Ok(client.call_tool(params).await?)
+}
+
+/// The text of a result's first content block.
+pub fn text_of(result: &CallToolResult) -> String {
+    result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default()
+}
+
+/// Names of every tool the server lists (following pagination).
+pub async fn tool_names(client: &McpClient) -> anyhow::Result<Vec<String>> {
+    Ok(client.list_all_tools().await?.into_iter().map(|t| t.name.to_string()).collect())
+}
+
+/// Polls `check` every 50 ms until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}

@@ -1,0 +1,175 @@
+//! The MCP endpoint end to end: the real binary, the sample plugin, rmcp's client and raw HTTP.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use warden_tests::{Warden, call, install, text_of, tool_names};
+
+async fn start(extra: &str) -> Warden {
+    Warden::start(extra, |dir| install(dir, "sample", "sample")).await.expect("start warden")
+}
+
+#[tokio::test]
+async fn lists_the_sample_tools_with_their_schemas() {
+    let warden = start("").await;
+    let client = warden.client().await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["sample.get_datetime", "sample.greet", "sample.whoami"]);
+    let greet = tools.iter().find(|t| t.name == "sample.greet").unwrap();
+    assert_eq!(greet.input_schema["type"], "object");
+    assert_eq!(greet.input_schema["required"], json!(["name"]));
+    assert_eq!(greet.title.as_deref(), Some("Greet"));
+    let whoami = tools.iter().find(|t| t.name == "sample.whoami").unwrap();
+    let out = whoami.output_schema.as_ref().expect("whoami declares structured output");
+    assert!(out["properties"].get("subject").is_some(), "{out:?}");
+}
+
+#[tokio::test]
+async fn calls_each_sample_tool() {
+    let warden = start("").await;
+    let client = warden.client().await.unwrap();
+
+    let r = call(&client, "sample.greet", json!({ "name": "Ada" })).await.unwrap();
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert_eq!(text_of(&r), "Hello, Ada! You are anonymous.");
+
+    let r = call(&client, "sample.whoami", json!({})).await.unwrap();
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    let who = r.structured_content.clone().expect("structured content");
+    assert_eq!(who["subject"], "anonymous");
+    assert_eq!(who["issuer"], "warden:none");
+    // Older clients read the text block: it carries the same JSON.
+    assert_eq!(serde_json::from_str::<Value>(&text_of(&r)).unwrap(), who);
+
+    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let r = call(&client, "sample.get_datetime", json!({})).await.unwrap();
+    let utc = r.structured_content.expect("structured")["utc"].as_str().unwrap().to_owned();
+    assert_eq!(utc.len(), "2026-11-22T01:02:03.456Z".len(), "{utc}");
+    assert!(utc.ends_with('Z') && utc.as_bytes()[10] == b'T', "{utc}");
+    // The year, month and day the plugin computed agree with the host clock.
+    let days = before / 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    assert!(utc.starts_with(&format!("{y:04}-{m:02}-{d:02}")) || before % 86_400 > 86_000, "{utc}");
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[tokio::test]
+async fn arguments_that_fail_the_schema_name_the_field() {
+    let warden = start("").await;
+    let client = warden.client().await.unwrap();
+    let r = call(&client, "sample.greet", json!({})).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(text_of(&r).contains("name"), "{}", text_of(&r));
+    let r = call(&client, "sample.greet", json!({ "name": 42 })).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(text_of(&r).contains("/name"), "{}", text_of(&r));
+    // The plugin's own validation also comes back as a tool error.
+    let r = call(&client, "sample.greet", json!({ "name": "  " })).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(text_of(&r).contains("must not be empty"), "{}", text_of(&r));
+}
+
+#[tokio::test]
+async fn unknown_tool_is_a_protocol_error() {
+    let warden = start("").await;
+    let client = warden.client().await.unwrap();
+    let err = call(&client, "sample.nope", json!({})).await.unwrap_err().to_string();
+    assert!(err.contains("unknown tool"), "{err}");
+    // An unlisted namespace is just as unknown.
+    let err = call(&client, "other.greet", json!({})).await.unwrap_err().to_string();
+    assert!(err.contains("unknown tool"), "{err}");
+}
+
+#[tokio::test]
+async fn tools_list_is_paginated() {
+    let warden = start("[plugins]\npage_size = 2\n").await;
+    let client = warden.client().await.unwrap();
+    let first = client.list_tools(None).await.unwrap();
+    assert_eq!(first.tools.len(), 2);
+    let cursor = first.next_cursor.clone().expect("a second page");
+    let second = client
+        .list_tools(Some(rmcp::model::PaginatedRequestParams::default().with_cursor(Some(cursor))))
+        .await
+        .unwrap();
+    assert_eq!(second.tools.len(), 1);
+    assert!(second.next_cursor.is_none());
+    assert_eq!(tool_names(&client).await.unwrap().len(), 3);
+    let bad = client
+        .list_tools(Some(rmcp::model::PaginatedRequestParams::default().with_cursor(Some("garbage".into()))))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("invalid cursor"), "{bad}");
+}
+
+#[tokio::test]
+async fn ping_works_on_an_initialized_session() {
+    let warden = start("").await;
+    let (client, _changes) = warden.session_client().await.unwrap();
+    client.send_request(rmcp::model::ClientRequest::PingRequest(Default::default())).await.unwrap();
+    let r = call(&client, "sample.greet", json!({ "name": "Bo" })).await.unwrap();
+    assert_eq!(text_of(&r), "Hello, Bo! You are anonymous.");
+}
+
+fn mcp_post(warden: &Warden) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(warden.mcp_url())
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+}
+
+#[tokio::test]
+async fn malformed_json_rpc_gets_a_clear_error() {
+    let warden = start("").await;
+    let r = mcp_post(&warden).body("{not json").send().await.unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("a JSON-RPC error object");
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("line 1 column 2"), "{body}");
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let warden = start("[server]\nmax_body_bytes = 4096\n").await;
+    let big = json!({ "jsonrpc": "2.0", "id": 1, "method": "ping", "params": { "pad": "x".repeat(10_000) } });
+    let r = mcp_post(&warden).body(big.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+}
+
+#[tokio::test]
+async fn dns_rebinding_and_foreign_origins_are_refused() {
+    let warden = start("[server]\nallowed_origins = [\"http://app.example:*\"]\n").await;
+    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
+    let r = mcp_post(&warden).header("host", "evil.example").body(init.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 403, "foreign Host must be refused");
+    let r = mcp_post(&warden).header("origin", "http://evil.example").body(init.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 403, "unlisted Origin must be refused");
+    let r = mcp_post(&warden).header("origin", "http://app.example:3000").body(init.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 200, "listed Origin is allowed");
+}
+
+#[tokio::test]
+async fn probes_report_liveness_and_loaded_plugins() {
+    let warden = start("").await;
+    let r = reqwest::get(format!("{}/healthz", warden.base_url)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ready = warden.readyz().await.unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["tools"], 3);
+    assert_eq!(ready["plugins"][0]["name"], "sample");
+    assert_eq!(ready["plugins"][0]["sha256"].as_str().unwrap().len(), 64);
+}

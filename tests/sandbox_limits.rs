@@ -1,0 +1,89 @@
+//! Misbehaving plugins (TEST FIXTURE `misbehaving`) each end as a tool error within their limits,
+//! while calls to a well-behaved plugin keep succeeding.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden_tests::{Warden, call, install, text_of};
+
+/// Generous slack over a limit for a loaded 2-core machine; the point is "bounded", not speed.
+const SLACK: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attack_is_contained_while_others_are_served() {
+    let warden = Warden::start("", |dir| {
+        install(dir, "sample", "sample");
+        install(dir, "misbehaving", "misbehaving");
+    })
+    .await
+    .unwrap();
+    let client = Arc::new(warden.client().await.unwrap());
+
+    // A steady stream of well-behaved calls for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let greeter = {
+        let (client, stop, ok, bad) = (client.clone(), stop.clone(), ok.clone(), bad.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match call(&client, "sample.greet", json!({ "name": "Grace" })).await {
+                    Ok(r) if text_of(&r) == "Hello, Grace! You are anonymous." => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => bad.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+
+    // Limits from tests/plugins/misbehaving/plugin.toml: 500 ms, 48 MiB; output cap 1 MiB (server default).
+    let cases = [
+        ("misbehaving.spin", "exceeded its time limit of 500 ms"),
+        ("misbehaving.hog", "exceeded its memory limit of 48 MiB"),
+        ("misbehaving.panic", "panicked"),
+        ("misbehaving.flood", "exceeds the limit of 1048576 bytes"),
+        ("misbehaving.recurse", "overflowed its stack"),
+        ("misbehaving.smash", "out-of-bounds memory access"),
+    ];
+    let attacks = cases.into_iter().map(|(tool, expected)| {
+        let client = client.clone();
+        async move {
+            let started = Instant::now();
+            let r = call(&client, tool, json!({})).await.expect("a tool error, not a protocol error");
+            (tool, expected, r, started.elapsed())
+        }
+    });
+    // All at once: the attacks run concurrently with each other and with the greeter.
+    for (tool, expected, r, elapsed) in futures_join_all(attacks).await {
+        assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
+        let text = text_of(&r);
+        assert!(text.contains(expected), "{tool}: expected {expected:?} in {text:?}");
+        assert!(elapsed < Duration::from_millis(500) + SLACK, "{tool} took {elapsed:?}");
+    }
+
+    // Let the greeter run a little longer after the attacks, then stop it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    greeter.await.unwrap();
+    assert_eq!(bad.load(Ordering::Relaxed), 0, "a well-behaved call failed during the attacks");
+    assert!(ok.load(Ordering::Relaxed) > 5, "the greeter barely ran: {}", ok.load(Ordering::Relaxed));
+
+    // The misbehaving plugin itself still serves its well-behaved tool: nothing survived the traps.
+    let r = call(&client, "misbehaving.echo", json!({ "text": "still here" })).await.unwrap();
+    assert_eq!(text_of(&r), "still here");
+    // Nothing of a trapped call leaks into the log as a host crash.
+    assert!(!warden.log().contains("panicked at"), "host panicked:\n{}", warden.log());
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
