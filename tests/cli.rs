@@ -64,11 +64,17 @@ fn check_fails_naming_each_bad_plugin_and_why() {
     assert!(!out.status.success(), "check must fail:\n{stderr}");
     let line = |needle: &str| stderr.lines().find(|l| l.contains(needle)).map(str::to_owned);
     let garbage = line("plugin garbage:").expect("garbage reported");
-    assert!(garbage.contains("garbage.wasm") && garbage.contains("not a valid WebAssembly component"), "{garbage}");
+    assert!(
+        garbage.contains("garbage.wasm") && garbage.contains("not a valid WebAssembly component"),
+        "{garbage}"
+    );
     let mismatch = line("plugin mismatch:").expect("mismatch reported");
     assert!(mismatch.contains("\"absent_tool\""), "{mismatch}");
     let future = line("plugin future:").expect("future reported");
-    assert!(future.contains("warden:plugin/tools@0.2.0") && future.contains("warden:plugin/tools@0.1.0"), "{future}");
+    assert!(
+        future.contains("warden:plugin/tools@0.2.0") && future.contains("warden:plugin/tools@0.1.0"),
+        "{future}"
+    );
     let collision = line("plugin sample2:").expect("collision reported");
     assert!(collision.contains("sample2") && collision.contains("already served from sample"), "{collision}");
     let orphan = line("plugin orphan:").expect("orphan reported");
@@ -104,7 +110,10 @@ fn serve_without_auth_on_a_public_bind_refuses_to_start() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("auth.mode") && stderr.contains("loopback") && stderr.contains("Fix:"), "{stderr}");
+    assert!(
+        stderr.contains("auth.mode") && stderr.contains("loopback") && stderr.contains("Fix:"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -28,7 +28,9 @@ async fn add_replace_break_and_remove() {
     assert!(
         eventually(WAIT, || async {
             let ready = warden.readyz().await.unwrap();
-            ready["errors"]["sample"].as_str().is_some_and(|e| e.contains("sample.wasm") && e.contains("not a valid WebAssembly component"))
+            ready["errors"]["sample"]
+                .as_str()
+                .is_some_and(|e| e.contains("sample.wasm") && e.contains("not a valid WebAssembly component"))
         })
         .await,
         "the refusal must name the file and the reason: {}",
@@ -36,17 +38,21 @@ async fn add_replace_break_and_remove() {
     );
     let r = call(&client, "sample.greet", json!({ "name": "Old" })).await.unwrap();
     assert_eq!(text_of(&r), "Hello, Old! You are anonymous.");
-    assert_eq!(tool_names(&client).await.unwrap().len(), 3 + 8);
+    assert_eq!(tool_names(&client).await.unwrap().len(), 3 + 9);
 
     // Restore the real component: the error clears.
     install_wasm(&dir, "sample", &std::fs::read(component("sample")).unwrap());
-    assert!(eventually(WAIT, || async { warden.readyz().await.unwrap()["errors"].get("sample").is_none() }).await);
+    assert!(
+        eventually(WAIT, || async { warden.readyz().await.unwrap()["errors"].get("sample").is_none() }).await
+    );
 
     // A manifest that lists a tool the component lacks is refused by name; the old one serves on.
     install_manifest(&dir, "sample", "[tools.greet]\n[tools.launch_rockets]\n");
     assert!(
         eventually(WAIT, || async {
-            warden.readyz().await.unwrap()["errors"]["sample"].as_str().is_some_and(|e| e.contains("\"launch_rockets\""))
+            warden.readyz().await.unwrap()["errors"]["sample"]
+                .as_str()
+                .is_some_and(|e| e.contains("\"launch_rockets\""))
         })
         .await
     );
@@ -57,7 +63,10 @@ async fn add_replace_break_and_remove() {
     install_manifest(&dir, "sample", "[tools.greet]\nscopes = []\n");
     tokio::time::timeout(WAIT, changes.recv()).await.expect("tools/list_changed after replacing").unwrap();
     let names = tool_names(&client).await.unwrap();
-    assert!(names.contains(&"sample.greet".to_owned()) && !names.contains(&"sample.whoami".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"sample.greet".to_owned()) && !names.contains(&"sample.whoami".to_owned()),
+        "{names:?}"
+    );
     let err = call(&client, "sample.whoami", json!({})).await.unwrap_err().to_string();
     assert!(err.contains("unknown tool"), "{err}");
 

@@ -29,7 +29,11 @@ fn target_dir() -> PathBuf {
 /// The `warden` binary under test.
 pub fn warden_binary() -> PathBuf {
     let path = target_dir().join("debug").join("warden");
-    assert!(path.exists(), "{} is missing: run `cargo build -p warden` first (`make test` does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p warden` first (`make test` does)",
+        path.display()
+    );
     path
 }
 
@@ -49,13 +53,21 @@ pub fn component(name: &str) -> PathBuf {
 /// `tests/plugins/<name>/plugin.toml`.
 pub fn manifest_source(name: &str) -> PathBuf {
     let example = repo_root().join("plugins").join(name).join("plugin.toml");
-    if example.exists() { example } else { repo_root().join("tests").join("plugins").join(name).join("plugin.toml") }
+    if example.exists() {
+        example
+    } else {
+        repo_root().join("tests").join("plugins").join(name).join("plugin.toml")
+    }
 }
 
 /// Installs plugin crate `crate_name` into `dir` as `<stem>.wasm` + `<stem>.toml`, writing to
 /// temporary names first and renaming, as the README tells operators to.
 pub fn install(dir: &Path, stem: &str, crate_name: &str) {
-    install_manifest(dir, stem, &std::fs::read_to_string(manifest_source(crate_name)).expect("read manifest"));
+    install_manifest(
+        dir,
+        stem,
+        &std::fs::read_to_string(manifest_source(crate_name)).expect("read manifest"),
+    );
     install_wasm(dir, stem, &std::fs::read(component(crate_name)).expect("read component"));
 }
 

@@ -156,9 +156,19 @@ async fn dns_rebinding_and_foreign_origins_are_refused() {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
     let r = mcp_post(&warden).header("host", "evil.example").body(init.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 403, "foreign Host must be refused");
-    let r = mcp_post(&warden).header("origin", "http://evil.example").body(init.to_string()).send().await.unwrap();
+    let r = mcp_post(&warden)
+        .header("origin", "http://evil.example")
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403, "unlisted Origin must be refused");
-    let r = mcp_post(&warden).header("origin", "http://app.example:3000").body(init.to_string()).send().await.unwrap();
+    let r = mcp_post(&warden)
+        .header("origin", "http://app.example:3000")
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "listed Origin is allowed");
 }
 

@@ -29,7 +29,9 @@ async fn every_attack_is_contained_while_others_are_served() {
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 match call(&client, "sample.greet", json!({ "name": "Grace" })).await {
-                    Ok(r) if text_of(&r) == "Hello, Grace! You are anonymous." => ok.fetch_add(1, Ordering::Relaxed),
+                    Ok(r) if text_of(&r) == "Hello, Grace! You are anonymous." => {
+                        ok.fetch_add(1, Ordering::Relaxed)
+                    }
                     _ => bad.fetch_add(1, Ordering::Relaxed),
                 };
             }
@@ -54,7 +56,7 @@ async fn every_attack_is_contained_while_others_are_served() {
         }
     });
     // All at once: the attacks run concurrently with each other and with the greeter.
-    for (tool, expected, r, elapsed) in futures_join_all(attacks).await {
+    for (tool, expected, r, elapsed) in spawn_all(attacks).await {
         assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
         let text = text_of(&r);
         assert!(text.contains(expected), "{tool}: expected {expected:?} in {text:?}");
@@ -75,9 +77,10 @@ async fn every_attack_is_contained_while_others_are_served() {
     assert!(!warden.log().contains("panicked at"), "host panicked:\n{}", warden.log());
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+/// Runs every future as its own task (so they truly run concurrently) and collects the outputs.
+async fn spawn_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
@@ -86,4 +89,18 @@ where
         out.push(h.await.expect("task"));
     }
     out
+}
+
+#[tokio::test]
+async fn nothing_survives_from_one_call_to_the_next() {
+    let warden = Warden::start("", |dir| install(dir, "misbehaving", "misbehaving")).await.unwrap();
+    let client = warden.client().await.unwrap();
+    for secret in ["alice-secret-1", "bob-secret-2", "carol-secret-3"] {
+        let r = call(&client, "misbehaving.remember", json!({ "text": secret })).await.unwrap();
+        assert_eq!(text_of(&r), "previous=\"\"", "state leaked into the call that stored {secret}");
+    }
+    // The same holds across a trap: a crashed instance leaves nothing for the next caller either.
+    call(&client, "misbehaving.panic", json!({})).await.unwrap();
+    let r = call(&client, "misbehaving.remember", json!({ "text": "after-panic" })).await.unwrap();
+    assert_eq!(text_of(&r), "previous=\"\"");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -92,8 +93,12 @@ fn build(config_path: Option<PathBuf>) -> anyhow::Result<Parts> {
         .with_context(|| format!("plugins.dir: cannot create {}", config.plugins.dir.display()))?;
     let runtime = Arc::new(Runtime::new(&config.runtime, &config.server.data_dir)?);
     let registry = Arc::new(Registry::default());
-    let directory =
-        PluginDirectory::new(config.plugins.dir.clone(), runtime.clone(), registry.clone(), config.runtime.clone());
+    let directory = PluginDirectory::new(
+        config.plugins.dir.clone(),
+        runtime.clone(),
+        registry.clone(),
+        config.runtime.clone(),
+    );
     Ok(Parts { config, runtime, registry, directory })
 }
 
@@ -106,7 +111,8 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let public_url = config.public_url(bound);
 
     let shutdown = CancellationToken::new();
-    let state = Arc::new(McpState { registry: registry.clone(), runtime, page_size: config.plugins.page_size });
+    let state =
+        Arc::new(McpState { registry: registry.clone(), runtime, page_size: config.plugins.page_size });
     let app = warden::http::router(&config, &public_url, state, shutdown.clone());
 
     // Serve right away (probes answer, /readyz says 503) while the plugins load.
@@ -124,6 +130,13 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     println!("listening on http://{bound}");
 
     let stop = shutdown.clone();
+    // MCP responses go out as several small SSE writes; without TCP_NODELAY, Nagle's algorithm and
+    // delayed ACKs add ~40 ms to every call.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

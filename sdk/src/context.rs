@@ -78,9 +78,7 @@ impl<'a> Context<'a> {
 
     /// The database handle, or a `Forbidden` error if the manifest grants no database access.
     pub fn db(&self) -> Result<&'a Database, ToolError> {
-        self.db.ok_or_else(|| {
-            ToolError::Forbidden("this plugin's manifest grants no database access".into())
-        })
+        self.db.ok_or_else(|| ToolError::Forbidden("this plugin's manifest grants no database access".into()))
     }
 
     /// Writes a line to the host's log, attributed to this plugin.

@@ -41,9 +41,24 @@ pub struct NoArgs {}
 
 type Handler = Box<dyn Fn(&Context<'_>, &str) -> Result<String, ToolError>>;
 
+/// Builds `(input schema, output schema)` as JSON text. Kept as a function pointer so the schemas
+/// are generated only when the host asks (`describe`, once per load), never on the call path:
+/// every call runs in a fresh instance that rebuilds the tool set.
+type SchemaFn = fn() -> (String, Option<String>);
+
 struct Tool {
-    spec: types::ToolSpec,
+    name: String,
+    title: Option<String>,
+    description: String,
+    schemas: SchemaFn,
     handler: Handler,
+}
+
+fn schemas<A: JsonSchema, R: JsonSchema>() -> (String, Option<String>) {
+    let input = schemars::schema_for!(A);
+    let output = schemars::schema_for!(R);
+    let is_object = output.get("type").and_then(|t| t.as_str()) == Some("object");
+    (input.to_value().to_string(), is_object.then(|| output.to_value().to_string()))
 }
 
 /// The set of tools a plugin exports. Build it with [`Tools::new`] and [`Tools::tool`].
@@ -68,16 +83,6 @@ impl Tools {
         R: Serialize + JsonSchema,
         F: Fn(&Context<'_>, A) -> Result<R, ToolError> + 'static,
     {
-        let input_schema = schemars::schema_for!(A);
-        let output_schema = schemars::schema_for!(R);
-        let is_object = output_schema.get("type").and_then(|t| t.as_str()) == Some("object");
-        let spec = types::ToolSpec {
-            name: name.to_owned(),
-            title: None,
-            description: description.to_owned(),
-            input_schema: input_schema.to_value().to_string(),
-            output_schema: is_object.then(|| output_schema.to_value().to_string()),
-        };
         let handler: Handler = Box::new(move |cx, arguments_json| {
             let arguments: A = serde_json::from_str(arguments_json)
                 .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
@@ -85,14 +90,20 @@ impl Tools {
             serde_json::to_string(&result)
                 .map_err(|e| ToolError::Failed(format!("could not serialize the result: {e}")))
         });
-        self.tools.push(Tool { spec, handler });
+        self.tools.push(Tool {
+            name: name.to_owned(),
+            title: None,
+            description: description.to_owned(),
+            schemas: schemas::<A, R>,
+            handler,
+        });
         self
     }
 
     /// Sets a human-readable title on the tool added last.
     pub fn titled(mut self, title: &str) -> Self {
         if let Some(tool) = self.tools.last_mut() {
-            tool.spec.title = Some(title.to_owned());
+            tool.title = Some(title.to_owned());
         }
         self
     }
@@ -100,7 +111,20 @@ impl Tools {
 
 /// Implements the exported `describe`.
 pub fn describe(tools: &Tools) -> Vec<types::ToolSpec> {
-    tools.tools.iter().map(|t| t.spec.clone()).collect()
+    tools
+        .tools
+        .iter()
+        .map(|t| {
+            let (input_schema, output_schema) = (t.schemas)();
+            types::ToolSpec {
+                name: t.name.clone(),
+                title: t.title.clone(),
+                description: t.description.clone(),
+                input_schema,
+                output_schema,
+            }
+        })
+        .collect()
 }
 
 /// Implements the exported `call`.
@@ -111,7 +135,7 @@ pub fn call(
     caller: types::Identity,
     db: Option<&database::QueryHandle>,
 ) -> Result<String, types::ToolError> {
-    let found = tools.tools.iter().find(|t| t.spec.name == tool);
+    let found = tools.tools.iter().find(|t| t.name == tool);
     let Some(found) = found else {
         return Err(types::ToolError::Failed(format!("this plugin has no tool named {tool:?}")));
     };

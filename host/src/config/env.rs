@@ -20,9 +20,7 @@ pub(super) fn apply_overrides(
             });
         }
         let value = parse_value(&raw);
-        let section = table
-            .entry(keys[0].clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let section = table.entry(keys[0].clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         let Some(section) = section.as_table_mut() else {
             return Err(ConfigError::Env { name, reason: format!("{} is not a section", keys[0]) });
         };

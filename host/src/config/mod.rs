@@ -16,7 +16,7 @@ use serde::Deserialize;
 pub use validate::ConfigError;
 
 /// The whole server configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Listener, public URL and host checks.
@@ -120,11 +120,7 @@ impl Default for AuthConfig {
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        PluginsConfig {
-            dir: PathBuf::from("run/plugins"),
-            poll_interval_ms: 500,
-            page_size: 100,
-        }
+        PluginsConfig { dir: PathBuf::from("run/plugins"), poll_interval_ms: 500, page_size: 100 }
     }
 }
 
@@ -143,26 +139,13 @@ impl Default for RuntimeConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            auth: AuthConfig::default(),
-            plugins: PluginsConfig::default(),
-            runtime: RuntimeConfig::default(),
-        }
-    }
-}
-
 impl Config {
     /// Loads the configuration: embedded defaults, then `path` (if given), then `WARDEN__*`
     /// environment overrides, then validation.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
-                path: p.to_path_buf(),
-                reason: e.to_string(),
-            })?,
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| ConfigError::Read { path: p.to_path_buf(), reason: e.to_string() })?,
             None => String::new(),
         };
         let origin = path.map_or_else(|| "embedded defaults".to_owned(), |p| p.display().to_string());
@@ -180,11 +163,8 @@ impl Config {
             reason: e.to_string(),
         })?;
         env::apply_overrides(&mut table, env)?;
-        let config: Config =
-            Config::deserialize(table).map_err(|e| ConfigError::Parse {
-                origin: origin.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let config: Config = Config::deserialize(table)
+            .map_err(|e| ConfigError::Parse { origin: origin.to_owned(), reason: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }

@@ -45,11 +45,8 @@ fn malformed_env_override_is_named() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let err = load(
-        "[runtime]\nmax_instances = 0\ndefault_memory_mb = 9999\n[plugins]\npage_size = 0\n",
-        &[],
-    )
-    .unwrap_err();
+    let err = load("[runtime]\nmax_instances = 0\ndefault_memory_mb = 9999\n[plugins]\npage_size = 0\n", &[])
+        .unwrap_err();
     let ConfigError::Invalid(problems) = err else { panic!("expected Invalid, got {err:?}") };
     let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
     assert!(fields.contains(&"runtime.max_instances"), "{fields:?}");

@@ -48,7 +48,10 @@ fn is_length_limit(e: &axum::Error) -> bool {
 }
 
 fn too_large(limit: usize) -> Response {
-    (StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds the {limit}-byte limit (server.max_body_bytes)"))
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body exceeds the {limit}-byte limit (server.max_body_bytes)"),
+    )
         .into_response()
 }
 

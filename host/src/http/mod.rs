@@ -18,7 +18,12 @@ use crate::mcp::{McpState, WardenMcp};
 
 /// Builds the router. `public_url` is the base URL clients use; its host joins the allowed
 /// `Host` values. Cancelling `shutdown` closes open MCP streams so a graceful stop can finish.
-pub fn router(config: &Config, public_url: &str, state: Arc<McpState>, shutdown: CancellationToken) -> Router {
+pub fn router(
+    config: &Config,
+    public_url: &str,
+    state: Arc<McpState>,
+    shutdown: CancellationToken,
+) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(config, public_url))
         .with_allowed_origins(config.server.allowed_origins.clone())
@@ -36,7 +41,9 @@ pub fn router(config: &Config, public_url: &str, state: Arc<McpState>, shutdown:
     Router::new()
         .route_service("/mcp", mcp)
         .route_layer(middleware::from_fn(move |req, next| auth::attach_identity(mode, req, next)))
-        .route_layer(middleware::from_fn(move |req, next| jsonrpc_guard::reject_malformed(max_body, req, next)))
+        .route_layer(middleware::from_fn(move |req, next| {
+            jsonrpc_guard::reject_malformed(max_body, req, next)
+        }))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
@@ -45,7 +52,9 @@ pub fn router(config: &Config, public_url: &str, state: Arc<McpState>, shutdown:
 /// `Host` values accepted on `/mcp`: loopback names, the public URL's host, and configured extras.
 fn allowed_hosts(config: &Config, public_url: &str) -> Vec<String> {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    if let Some(authority) = public_url.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest)) {
+    if let Some(authority) =
+        public_url.split_once("://").map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
+    {
         hosts.push(authority.to_owned());
     }
     hosts.extend(config.server.allowed_hosts.iter().cloned());

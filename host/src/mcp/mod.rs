@@ -70,7 +70,9 @@ impl ServerHandler for WardenMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
             .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Tools are served as <plugin>.<tool>; each runs in its own WebAssembly sandbox.")
+            .with_instructions(
+                "Tools are served as <plugin>.<tool>; each runs in its own WebAssembly sandbox.",
+            )
     }
 
     async fn list_tools(
@@ -124,10 +126,8 @@ impl ServerHandler for WardenMcp {
             .into());
         }
         let started = Instant::now();
-        let outcome = tool_ref
-            .plugin
-            .call(&self.state.runtime, &tool.local_name, arguments.to_string(), &caller)
-            .await;
+        let outcome =
+            tool_ref.plugin.call(&self.state.runtime, &tool.local_name, arguments.to_string(), &caller).await;
         let result = results::to_call_result(tool, outcome);
         let failed = result.is_error == Some(true);
         tracing::info!(

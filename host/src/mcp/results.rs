@@ -23,10 +23,15 @@ pub fn to_call_result(tool: &ServedTool, outcome: Result<String, CallError>) -> 
         Err(e) => return error(format!("{} returned malformed JSON: {e}", tool.name)),
     };
     if let Err(problem) = tool.check_output(&value) {
-        return error(format!("{} returned a result that does not match its output schema: {problem}", tool.name));
+        return error(format!(
+            "{} returned a result that does not match its output schema: {problem}",
+            tool.name
+        ));
     }
     match value {
-        Value::String(s) if tool.output_schema.is_none() => CallToolResult::success(vec![ContentBlock::text(s)]),
+        Value::String(s) if tool.output_schema.is_none() => {
+            CallToolResult::success(vec![ContentBlock::text(s)])
+        }
         Value::Object(_) => CallToolResult::structured(value),
         other if tool.output_schema.is_some() => CallToolResult::structured(other),
         other => CallToolResult::success(vec![ContentBlock::text(other.to_string())]),

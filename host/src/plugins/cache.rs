@@ -48,7 +48,9 @@ impl CompiledCache {
             // wasm hash and the engine's compatibility hash, and wasmtime re-checks compatibility.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled cache entry")
+                }
             }
         }
         let component = Component::new(engine, wasm)?;

@@ -126,7 +126,8 @@ impl PluginDirectory {
                 self.settled.remove(source);
                 return None;
             }
-            let reason = format!("{source}.{missing} is missing: a plugin needs both {source}.wasm and {source}.toml");
+            let reason =
+                format!("{source}.{missing} is missing: a plugin needs both {source}.wasm and {source}.toml");
             self.registry.record_error(source, reason.clone());
             tracing::warn!(plugin = source, "{reason}");
             return Some(LoadReport { source: source.to_owned(), result: Err(reason), warnings: Vec::new() });
@@ -173,7 +174,8 @@ impl PluginDirectory {
         let manifest_path = self.dir.join(format!("{source}.toml"));
         let wasm_path = self.dir.join(format!("{source}.wasm"));
         let text = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)?;
-        let text = String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
+        let text =
+            String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
         let manifest = Manifest::parse(source, &text, &self.limits)
             .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
         let wasm = read_bounded(&wasm_path, MAX_WASM_BYTES)?;

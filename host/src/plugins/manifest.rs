@@ -156,7 +156,11 @@ impl Manifest {
 
         let name = raw.plugin.name.clone().unwrap_or_else(|| stem.to_owned());
         if !is_valid_plugin_name(&name) {
-            let origin = if raw.plugin.name.is_some() { "" } else { " (taken from the file name; set plugin.name to choose another)" };
+            let origin = if raw.plugin.name.is_some() {
+                ""
+            } else {
+                " (taken from the file name; set plugin.name to choose another)"
+            };
             return Err(field(
                 "plugin.name",
                 format!(
@@ -165,16 +169,21 @@ impl Manifest {
                 ),
             ));
         }
-        for (tool, _) in &raw.tools {
+        for tool in raw.tools.keys() {
             if !is_valid_tool_name(tool) {
                 return Err(field(
                     &format!("tools.{tool}"),
-                    format!("{tool:?} is not a valid tool name: use 1-{MAX_TOOL_NAME} characters of A-Z, a-z, 0-9, '_' or '-'"),
+                    format!(
+                        "{tool:?} is not a valid tool name: use 1-{MAX_TOOL_NAME} characters of A-Z, a-z, 0-9, '_' or '-'"
+                    ),
                 ));
             }
         }
         if raw.tools.is_empty() {
-            return Err(field("tools", "lists no tools, so nothing would be served; add a [tools.<name>] table per tool".into()));
+            return Err(field(
+                "tools",
+                "lists no tools, so nothing would be served; add a [tools.<name>] table per tool".into(),
+            ));
         }
 
         let memory_mb = bounded(
@@ -285,7 +294,10 @@ mod tests {
         let err = Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &rt()).unwrap_err();
         assert!(err.to_string().contains("fuel_metering"), "{err}");
         let metered = RuntimeConfig { fuel_metering: true, ..rt() };
-        assert_eq!(Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &metered).unwrap().limits.fuel, Some(10));
+        assert_eq!(
+            Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &metered).unwrap().limits.fuel,
+            Some(10)
+        );
     }
 
     #[test]

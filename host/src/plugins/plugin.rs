@@ -30,7 +30,9 @@ pub enum LoadError {
     #[error("{0}")]
     Contract(String),
     /// The component imports something this host does not provide.
-    #[error("the component imports something this host does not provide (plugins get the warden:plugin imports plus WASI clocks and random only): {0}")]
+    #[error(
+        "the component imports something this host does not provide (plugins get the warden:plugin imports plus WASI clocks and random only): {0}"
+    )]
     Link(String),
     /// `describe` failed or returned something unusable.
     #[error("describe() failed: {0}")]
@@ -167,13 +169,13 @@ impl LoadedPlugin {
             .map_err(|e| LoadError::Compile(format!("the compiler task failed: {e}")))?
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         check_contract(&component, &runtime.engine)?;
-        let instance_pre = runtime
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Contract(format!(
-            "the component does not export {TOOLS_INTERFACE} in the expected shape: {e:#}"
-        )))?;
+        let instance_pre =
+            runtime.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| {
+            LoadError::Contract(format!(
+                "the component does not export {TOOLS_INTERFACE} in the expected shape: {e:#}"
+            ))
+        })?;
 
         let mut plugin = LoadedPlugin { manifest, sha256, tools: Vec::new(), unlisted: Vec::new(), pre };
         let specs = plugin.describe(runtime).await?;
@@ -183,7 +185,8 @@ impl LoadedPlugin {
 
     async fn describe(&self, runtime: &Runtime) -> Result<Vec<wit::ToolSpec>, LoadError> {
         let limits = self.manifest.limits;
-        let mut store = self.new_store(runtime, Instant::now() + Duration::from_millis(limits.timeout_ms))
+        let mut store = self
+            .new_store(runtime, Instant::now() + Duration::from_millis(limits.timeout_ms))
             .map_err(|e| LoadError::Describe(e.to_string()))?;
         let run = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
@@ -266,10 +269,8 @@ impl LoadedPlugin {
 
     fn new_store(&self, runtime: &Runtime, deadline: Instant) -> wasmtime::Result<Store<StoreState>> {
         let limits = self.manifest.limits;
-        let mut store = Store::new(
-            &runtime.engine,
-            StoreState::new(&self.manifest.name, limits.memory_bytes, deadline),
-        );
+        let mut store =
+            Store::new(&runtime.engine, StoreState::new(&self.manifest.name, limits.memory_bytes, deadline));
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
@@ -347,9 +348,7 @@ fn classify(e: wasmtime::Error, manifest: &Manifest) -> CallError {
             Trap::Interrupt => CallError::Timeout(limits.timeout_ms),
             Trap::StackOverflow => CallError::StackOverflow,
             Trap::OutOfFuel => CallError::Fuel,
-            Trap::UnreachableCodeReached => {
-                CallError::Trap("it panicked or reached unreachable code".into())
-            }
+            Trap::UnreachableCodeReached => CallError::Trap("it panicked or reached unreachable code".into()),
             // Rust and C keep a shadow stack in linear memory; running off its end shows up as an
             // out-of-bounds access rather than a stack overflow.
             Trap::MemoryOutOfBounds => CallError::Trap(
@@ -413,16 +412,13 @@ fn check_contract(
 /// True if `name` (`pkg/iface@x.y.z`) is semver-compatible with `wanted` (same major, or for 0.x the
 /// same minor).
 fn contract_compatible(name: &str, wanted: &str) -> bool {
-    let (Some((base_a, ver_a)), Some((base_b, ver_b))) = (name.split_once('@'), wanted.split_once('@')) else {
+    let (Some((base_a, ver_a)), Some((base_b, ver_b))) = (name.split_once('@'), wanted.split_once('@'))
+    else {
         return false;
     };
     let parts = |v: &str| -> Vec<u64> { v.split('.').filter_map(|p| p.parse().ok()).collect() };
     let (a, b) = (parts(ver_a), parts(ver_b));
-    base_a == base_b
-        && a.len() == 3
-        && b.len() == 3
-        && a[0] == b[0]
-        && (a[0] != 0 || a[1] == b[1])
+    base_a == base_b && a.len() == 3 && b.len() == 3 && a[0] == b[0] && (a[0] != 0 || a[1] == b[1])
 }
 
 fn to_wit_identity(id: &Identity) -> wit::Identity {

@@ -82,6 +82,20 @@ fn work(_: &Context, args: WorkArgs) -> Result<String, ToolError> {
     Ok(format!("worked {} ms", args.ms))
 }
 
+/// What the previous call left behind, if anything survived (it must not).
+static LEFT_BEHIND: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Stores `text` in a global and returns what the global held before: always empty when every
+/// call gets a fresh instance.
+fn remember(_: &Context, args: EchoArgs) -> Result<String, ToolError> {
+    let mut slot = LEFT_BEHIND.lock().map_err(|_| ToolError::failed("poisoned"))?;
+    let previous = std::mem::replace(&mut *slot, args.text);
+    // Also leave the secret in a large heap buffer, where a reused memory slot would keep it.
+    let buffer = std::hint::black_box(slot.repeat(1000));
+    std::mem::forget(buffer);
+    Ok(format!("previous={previous:?}"))
+}
+
 fn tools() -> Tools {
     Tools::new()
         .tool("spin", "Loops forever", spin)
@@ -92,6 +106,7 @@ fn tools() -> Tools {
         .tool("smash", "Overflows the shadow stack in linear memory", smash)
         .tool("echo", "Returns its text argument", echo)
         .tool("work", "Stays busy for a while, then succeeds", work)
+        .tool("remember", "Stores its text and returns what the previous call stored", remember)
 }
 
 export_tools!(tools());

@@ -1,0 +1,65 @@
+# Warden quick start:  `make run`  (server on 127.0.0.1:8000 with the example plugins)
+#                      `make test` (the whole test suite)
+# Both install what is missing first. Plugins build for wasm32-wasip2 into the shared target/.
+
+CARGO    ?= cargo
+EXAMPLES := sample
+WASM_DIR := target/wasm32-wasip2/release
+RUN_DIR  := run/plugins
+
+.PHONY: run test deps test-deps plugins install-plugins build lint fmt bench load clean
+
+## Everything the build needs that a fresh Debian machine with rustup may lack.
+deps:
+	@command -v cc >/dev/null || (apt-get update -qq && apt-get install -y -qq build-essential)
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+## Test tools: cargo-nextest (from crates.io if it is not installed).
+test-deps: deps
+	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+
+## Build the plugin components (examples and test fixtures).
+plugins: deps
+	cd plugins && $(CARGO) build --release
+
+## Copy the example plugins into the directory the embedded defaults serve from.
+install-plugins: plugins
+	@mkdir -p $(RUN_DIR)
+	@for p in $(EXAMPLES); do \
+	  cp plugins/$$p/plugin.toml $(RUN_DIR)/.$$p.toml.tmp && mv $(RUN_DIR)/.$$p.toml.tmp $(RUN_DIR)/$$p.toml; \
+	  cp $(WASM_DIR)/$$p.wasm $(RUN_DIR)/.$$p.wasm.tmp && mv $(RUN_DIR)/.$$p.wasm.tmp $(RUN_DIR)/$$p.wasm; \
+	done
+
+build: deps
+	$(CARGO) build -p warden
+
+## Run the server with its embedded defaults and the example plugins.
+run: install-plugins
+	$(CARGO) run -p warden -- serve
+
+## The whole suite: unit tests, and end-to-end tests against the real binary and real plugins.
+test: test-deps plugins build
+	$(CARGO) nextest run --workspace --profile ci
+
+## Formatting and lints, as CI runs them.
+lint: deps
+	$(CARGO) fmt --all --check
+	cd plugins && $(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd plugins && $(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+	cd plugins && $(CARGO) fmt --all
+
+## Micro-benchmark: one tool call through the runtime.
+bench: plugins
+	$(CARGO) bench -p warden --bench tool_call
+
+## Load test over HTTP, side by side with a bare axum handler (needs wrk).
+load: plugins
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	bench/load.sh
+
+clean:
+	rm -rf run target
