@@ -14,9 +14,16 @@ deps:
 	@command -v cc >/dev/null || (apt-get update -qq && apt-get install -y -qq build-essential)
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Test tools: cargo-nextest (from crates.io if it is not installed).
-test-deps: deps
+IDP_DIR  := tests/idp
+
+## Test tools: cargo-nextest (from crates.io if it is not installed) and the test OpenID provider
+## (npm oidc-provider, Node.js 20+).
+test-deps: deps $(IDP_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+
+$(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --prefix $(IDP_DIR) --no-audit --no-fund --loglevel=error
 
 ## Build the plugin components (examples and test fixtures).
 plugins: deps

@@ -104,6 +104,7 @@ fn serve_without_auth_on_a_public_bind_refuses_to_start() {
     let out = Command::new(warden_binary())
         .args(["serve"])
         .env("WARDEN__SERVER__BIND", "0.0.0.0:0")
+        .env("WARDEN__AUTH__MODE", "none")
         .env("WARDEN__SERVER__DATA_DIR", format!("{:?}", root.path().join("data")))
         .env("WARDEN__PLUGINS__DIR", format!("{:?}", root.path().join("plugins")))
         .output()

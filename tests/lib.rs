@@ -13,9 +13,13 @@ use anyhow::{Context, bail};
 use rmcp::model::{CallToolRequestParams, CallToolResult, ClientConfig, JsonObject, ProtocolVersion};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+mod idp;
+pub use idp::Idp;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -97,6 +101,11 @@ fn merge(base: &mut toml::Table, extra: toml::Table) {
     }
 }
 
+/// A free TCP port on 127.0.0.1 (for servers that must know their port before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
 /// A running `warden serve` with its own directories; killed on drop.
 pub struct Warden {
     child: Child,
@@ -108,15 +117,23 @@ pub struct Warden {
 }
 
 impl Warden {
-    /// Starts Warden with `extra_config` appended to a config whose `[server]`/`[plugins]` tables
-    /// point at fresh directories; `setup` may install plugins before start. Waits for `/readyz`.
+    /// Starts Warden with `extra_config` merged into a config whose `[server]`/`[plugins]` tables
+    /// point at fresh directories (and `auth.mode = "none"` unless overridden); `setup` may install
+    /// plugins before start. Waits for `/readyz`.
     pub async fn start(extra_config: &str, setup: impl FnOnce(&Path)) -> anyhow::Result<Warden> {
+        let warden = Self::spawn(extra_config, setup).await?;
+        warden.wait_ready(Duration::from_secs(60)).await?;
+        Ok(warden)
+    }
+
+    /// Like [`Warden::start`], but returns as soon as the server listens (it may not be ready).
+    pub async fn spawn(extra_config: &str, setup: impl FnOnce(&Path)) -> anyhow::Result<Warden> {
         let root = tempfile::tempdir()?;
         let plugins = root.path().join("plugins");
         std::fs::create_dir_all(&plugins)?;
         setup(&plugins);
         let mut config: toml::Table = format!(
-            "[server]\nbind = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[plugins]\ndir = {:?}\npoll_interval_ms = 100\n",
+            "[server]\nbind = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[plugins]\ndir = {:?}\npoll_interval_ms = 100\n\n[auth]\nmode = \"none\"\n",
             root.path().join("data"),
             plugins,
         )
@@ -149,9 +166,7 @@ impl Warden {
                 bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
             }
         };
-        let warden = Warden { child, base_url, root, log };
-        warden.wait_ready(Duration::from_secs(60)).await?;
-        Ok(warden)
+        Ok(Warden { child, base_url, root, log })
     }
 
     /// The plugin directory.
@@ -191,14 +206,24 @@ impl Warden {
 
     /// A connected MCP client speaking the newest protocol version rmcp knows.
     pub async fn client(&self) -> anyhow::Result<McpClient> {
-        connect(&self.mcp_url(), None).await
+        connect(&self.mcp_url(), None, None).await
+    }
+
+    /// A connected MCP client that sends `token` as its bearer token.
+    pub async fn client_with_token(&self, token: &str) -> anyhow::Result<McpClient> {
+        connect(&self.mcp_url(), None, Some(token)).await
+    }
+
+    /// How many tool calls the server has run so far (from its log).
+    pub fn tool_calls_logged(&self) -> usize {
+        self.log().lines().filter(|l| l.contains("tool called")).count()
     }
 
     /// A connected MCP client that negotiates `2025-11-25` (initialize + session), whose
     /// `tools/list_changed` notifications arrive on the returned receiver.
     pub async fn session_client(&self) -> anyhow::Result<(McpClient, mpsc::UnboundedReceiver<()>)> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let client = connect(&self.mcp_url(), Some(tx)).await?;
+        let client = connect(&self.mcp_url(), Some(tx), None).await?;
         Ok((client, rx))
     }
 }
@@ -232,12 +257,20 @@ impl ClientHandler for Listener {
 /// A connected rmcp client.
 pub type McpClient = RunningService<RoleClient, Listener>;
 
-async fn connect(url: &str, list_changed: Option<mpsc::UnboundedSender<()>>) -> anyhow::Result<McpClient> {
+async fn connect(
+    url: &str,
+    list_changed: Option<mpsc::UnboundedSender<()>>,
+    token: Option<&str>,
+) -> anyhow::Result<McpClient> {
     let mut info = ClientConfig::default();
     if list_changed.is_some() {
         info.protocol_version = ProtocolVersion::V_2025_11_25;
     }
-    let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(token) = token {
+        config = config.auth_header(token.to_owned());
+    }
+    let transport = StreamableHttpClientTransport::from_config(config);
     Ok(Listener { info, list_changed }.serve(transport).await?)
 }
 

@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use warden::config::Config;
+use warden::auth::Authenticator;
+use warden::config::{AuthMode, Config};
+use warden::http::AppState;
 use warden::mcp::McpState;
 use warden::plugins::{LoadReport, PluginDirectory, Registry, Runtime};
 
@@ -44,6 +46,24 @@ enum Command {
         #[arg(long, short, env = "WARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Prints an access token signed with the local issuer key (`auth.mode = "local"`).
+    Token {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "WARDEN_CONFIG")]
+        config: Option<PathBuf>,
+        /// Subject (`sub`) of the token.
+        #[arg(long)]
+        sub: String,
+        /// Space-separated scopes, e.g. "tool:greet tool:whoami".
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Audience; defaults to the server's resource URL (<public_url>/mcp).
+        #[arg(long)]
+        audience: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +81,9 @@ fn main() -> ExitCode {
             Command::Serve { config } => serve(config).await.map(|()| ExitCode::SUCCESS),
             Command::Check { config } => check(config, true).await,
             Command::Plugins { config } => check(config, false).await,
+            Command::Token { config, sub, scope, ttl, audience } => {
+                token(config, &sub, &scope, ttl, audience).map(|()| ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -111,9 +134,15 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     let public_url = config.public_url(bound);
 
     let shutdown = CancellationToken::new();
-    let state =
-        Arc::new(McpState { registry: registry.clone(), runtime, page_size: config.plugins.page_size });
-    let app = warden::http::router(&config, &public_url, state, shutdown.clone());
+    let auth = Arc::new(Authenticator::new(&config, bound)?);
+    auth.spawn_key_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
+    let mcp = Arc::new(McpState {
+        registry: registry.clone(),
+        runtime,
+        page_size: config.plugins.page_size,
+        enforce_scopes: auth.enforces_scopes(),
+    });
+    let app = warden::http::router(&config, &public_url, AppState { mcp, auth }, shutdown.clone());
 
     // Serve right away (probes answer, /readyz says 503) while the plugins load.
     let poll = Duration::from_millis(config.plugins.poll_interval_ms);
@@ -169,6 +198,29 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// `token`: mints a local-mode access token.
+fn token(
+    config_path: Option<PathBuf>,
+    sub: &str,
+    scope: &str,
+    ttl: u64,
+    audience: Option<String>,
+) -> anyhow::Result<()> {
+    let config = Config::load(config_path.as_deref())?;
+    if config.auth.mode != AuthMode::Local {
+        anyhow::bail!(
+            "auth.mode is {:?}: `warden token` mints tokens only for local mode; get tokens from your IdP instead",
+            config.auth.mode
+        );
+    }
+    let bound = config.server.bind;
+    let issuer = config.issuer(bound).context("local mode always has an issuer")?;
+    let audience = audience.unwrap_or_else(|| config.audience(bound));
+    let issuer_key = warden::auth::local_issuer_for_cli(&config.server.data_dir)?;
+    println!("{}", issuer_key.mint(&issuer, &audience, sub, scope, ttl)?);
+    Ok(())
 }
 
 /// `check` (tools table, strict) and `plugins` (one line per plugin).

@@ -51,4 +51,14 @@ impl Identity {
     pub fn data(&self) -> &IdentityData {
         &self.0
     }
+
+    /// True if the caller holds `scope` (RBAC permissions count when configured so).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The scopes of `needed` the caller does not hold.
+    pub fn missing_scopes<'a>(&self, needed: &'a [String]) -> Vec<&'a String> {
+        needed.iter().filter(|s| !self.has_scope(s)).collect()
+    }
 }

@@ -1,21 +1,264 @@
-//! Who is calling. Token verification arrives with the resource-server work; today the only mode is
-//! `none`, where every caller gets the same anonymous identity (loopback binds only).
+//! Who is calling: Warden as an OAuth 2.1 protected resource (RFC 6750 bearer tokens, RFC 9728
+//! metadata, MCP 2025-11-25 authorization).
+//!
+//! Modes: `none` (anonymous, loopback only), `local` (Warden's own key, `warden token`), `jwt`
+//! (an upstream IdP's JWTs, keys from its JWKS). The middleware here turns the `Authorization`
+//! header into an [`Identity`] on the request, or answers 401 with a `WWW-Authenticate` challenge.
 
+mod challenge;
+pub mod claims;
 mod identity;
+pub mod jwks;
+pub mod jwt;
+pub mod local;
+mod token_cache;
 
-pub use identity::Identity;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use jsonwebtoken::Algorithm;
 
-use crate::config::AuthMode;
+pub use challenge::{forbidden_insufficient_scope, unauthorized};
+pub use identity::{Identity, IdentityData};
+pub use token_cache::TokenCache;
 
-/// Attaches the caller's [`Identity`] to the request, for the MCP handler to read.
-pub async fn attach_identity(mode: AuthMode, mut request: Request, next: Next) -> Response {
-    let identity = match mode {
-        AuthMode::None => Identity::anonymous(),
+use crate::config::{AuthMode, Config};
+use claims::ClaimRules;
+use jwks::{KeySet, KeySource};
+use jwt::{JwtVerifier, Rejection};
+use local::LocalIssuer;
+
+/// Signing algorithms a configuration may allow: asymmetric only.
+pub const ACCEPTABLE_ALGORITHMS: &[&str] =
+    &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
+
+/// Why authentication could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// The local key is unusable.
+    #[error(transparent)]
+    LocalKey(#[from] local::LocalKeyError),
+    /// The key set could not be created.
+    #[error(transparent)]
+    Keys(#[from] jwks::JwksError),
+    /// A setting is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No bearer token.
+    Missing,
+    /// The token was refused.
+    Invalid(String),
+    /// The signing keys have never been loaded (IdP unreachable since start).
+    KeysUnavailable,
+}
+
+/// Verifies callers for one server.
+pub struct Authenticator {
+    mode: AuthMode,
+    verifier: Option<JwtVerifier>,
+    local: Option<LocalIssuer>,
+    cache: TokenCache,
+    max_token_bytes: usize,
+    /// This resource's identifier (the MCP endpoint URL).
+    pub resource: String,
+    /// URL of this resource's RFC 9728 metadata.
+    pub metadata_url: String,
+    /// Authorization servers to advertise.
+    pub authorization_servers: Vec<String>,
+    /// Scopes every request needs.
+    pub required_scopes: Vec<String>,
+}
+
+impl Authenticator {
+    /// Builds the authenticator for `config`, with URLs derived from the bound address.
+    pub fn new(config: &Config, bound: SocketAddr) -> Result<Authenticator, AuthSetupError> {
+        let a = &config.auth;
+        let resource = config.resource_url(bound);
+        let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", config.public_url(bound));
+        let rules = ClaimRules {
+            permissions_as_scopes: a.permissions_as_scopes,
+            username_claims: a.username_claims.clone(),
+        };
+        let issuer = config.issuer(bound);
+        let (verifier, local) = match a.mode {
+            AuthMode::None => (None, None),
+            AuthMode::Local => {
+                let local = LocalIssuer::load_or_create(&config.server.data_dir)?;
+                let keys = Arc::new(KeySet::fixed(&local.jwks())?);
+                let issuer = issuer.clone().unwrap_or_default();
+                let v = JwtVerifier::new(
+                    keys,
+                    issuer,
+                    config.audience(bound),
+                    vec![Algorithm::ES256],
+                    a.leeway_s,
+                    rules,
+                );
+                (Some(v), Some(local))
+            }
+            AuthMode::Jwt => {
+                let issuer =
+                    issuer.clone().ok_or_else(|| AuthSetupError::Config("auth.issuer is required".into()))?;
+                let source = match (&a.jwks_uri, &a.config_url) {
+                    (Some(uri), _) => KeySource::Jwks(uri.clone()),
+                    (None, Some(url)) => KeySource::Discovery { url: url.clone(), issuer: issuer.clone() },
+                    (None, None) => KeySource::Discovery {
+                        url: format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')),
+                        issuer: issuer.clone(),
+                    },
+                };
+                let keys = Arc::new(KeySet::new(source, Duration::from_secs(a.jwks_min_refetch_s))?);
+                let algorithms = a
+                    .algorithms
+                    .iter()
+                    .map(|s| {
+                        s.parse::<Algorithm>()
+                            .map_err(|_| AuthSetupError::Config(format!("auth.algorithms: {s:?}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (
+                    Some(JwtVerifier::new(
+                        keys,
+                        issuer,
+                        config.audience(bound),
+                        algorithms,
+                        a.leeway_s,
+                        rules,
+                    )),
+                    None,
+                )
+            }
+        };
+        let authorization_servers = if a.authorization_servers.is_empty() {
+            issuer.into_iter().filter(|_| a.mode == AuthMode::Jwt).collect()
+        } else {
+            a.authorization_servers.clone()
+        };
+        Ok(Authenticator {
+            mode: a.mode,
+            verifier,
+            local,
+            cache: TokenCache::new(a.token_cache_entries, Duration::from_secs(a.token_cache_ttl_s)),
+            max_token_bytes: a.max_token_bytes,
+            resource,
+            metadata_url,
+            authorization_servers,
+            required_scopes: a.required_scopes.clone(),
+        })
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// True if per-tool scopes are enforced (every mode but `none`).
+    pub fn enforces_scopes(&self) -> bool {
+        self.mode != AuthMode::None
+    }
+
+    /// The local issuer (local mode only).
+    pub fn local_issuer(&self) -> Option<&LocalIssuer> {
+        self.local.as_ref()
+    }
+
+    /// True once tokens can be verified (the IdP's keys are loaded).
+    pub fn is_ready(&self) -> bool {
+        self.verifier.as_ref().is_none_or(|v| v.keys().is_ready())
+    }
+
+    /// Starts background key maintenance (initial load with backoff, periodic refresh).
+    pub fn spawn_key_maintenance(&self, refresh: Duration) {
+        if let Some(v) = &self.verifier {
+            tokio::spawn(v.keys().clone().maintain(refresh));
+        }
+    }
+
+    /// Authenticates a request from its headers.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthFailure> {
+        let Some(verifier) = &self.verifier else { return Ok(Identity::anonymous()) };
+        let token = bearer_token(headers)?;
+        if token.len() > self.max_token_bytes {
+            return Err(AuthFailure::Invalid("token too large".into()));
+        }
+        if let Some(identity) = self.cache.get(token) {
+            return Ok(identity);
+        }
+        if !verifier.keys().is_ready() {
+            return Err(AuthFailure::KeysUnavailable);
+        }
+        match verifier.verify(token).await {
+            Ok((identity, remaining)) => {
+                self.cache.insert(token, identity.clone(), remaining);
+                Ok(identity)
+            }
+            Err(Rejection(reason)) => Err(AuthFailure::Invalid(reason)),
+        }
+    }
+}
+
+/// The bearer token from the `Authorization` header (RFC 6750 §2.1; the only method accepted).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else { return Err(AuthFailure::Missing) };
+    if values.next().is_some() {
+        return Err(AuthFailure::Invalid("more than one Authorization header".into()));
+    }
+    let value = value.to_str().map_err(|_| AuthFailure::Invalid("malformed Authorization header".into()))?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthFailure::Missing);
+    }
+    Ok(token)
+}
+
+/// Middleware on `/mcp`: authenticates the caller (401 with a challenge on failure), checks the
+/// global `required_scopes` (403), and attaches the [`Identity`].
+pub async fn require_identity(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let identity = match auth.authenticate(request.headers()).await {
+        Ok(identity) => identity,
+        Err(failure) => {
+            if let AuthFailure::Invalid(reason) = &failure {
+                tracing::info!(reason = %reason, "token rejected");
+            }
+            return unauthorized(&auth, &failure);
+        }
     };
+    if auth.enforces_scopes() {
+        let missing: Vec<&str> =
+            auth.required_scopes.iter().filter(|s| !identity.has_scope(s)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            tracing::info!(subject = %identity.data().subject, missing = ?missing, "required scopes missing");
+            return forbidden_insufficient_scope(&auth, &auth.required_scopes);
+        }
+    }
     request.extensions_mut().insert(identity);
     next.run(request).await
+}
+
+/// Loads the authenticator for a CLI command that mints tokens (`warden token`).
+pub fn local_issuer_for_cli(data_dir: &Path) -> Result<LocalIssuer, AuthSetupError> {
+    Ok(LocalIssuer::load_or_create(data_dir)?)
 }

@@ -55,14 +55,82 @@ pub struct ServerConfig {
 pub struct AuthConfig {
     /// Authentication mode.
     pub mode: AuthMode,
+    /// Token issuer (`iss`). `jwt`: the IdP's issuer; `local`: defaults to the public URL.
+    pub issuer: Option<String>,
+    /// Expected `aud`. Defaults to this server's resource URL (`<public_url>/mcp`).
+    pub audience: Option<String>,
+    /// OIDC discovery document URL. Defaults to `<issuer>/.well-known/openid-configuration`.
+    pub config_url: Option<String>,
+    /// JWKS URL, instead of discovery.
+    pub jwks_uri: Option<String>,
+    /// Auth0 preset: the tenant domain (e.g. `tenant.us.auth0.com`); sets issuer and discovery.
+    pub domain: Option<String>,
+    /// Accepted signing algorithms (`jwt` mode). HMAC and `none` are never accepted.
+    pub algorithms: Vec<String>,
+    /// Clock skew allowed on `exp` / `nbf`, in seconds.
+    pub leeway_s: u64,
+    /// Scopes every request must carry, whatever the tool.
+    pub required_scopes: Vec<String>,
+    /// Count Auth0 RBAC `permissions` as scopes.
+    pub permissions_as_scopes: bool,
+    /// Claims tried in order to resolve the user name (`preferred_username`, `username`,
+    /// `email_prefix` = the part of `email` before `@`, `sub` = `sub` without its `provider|`
+    /// prefix, or any other claim name).
+    pub username_claims: Vec<String>,
+    /// Authorization servers advertised in the protected-resource metadata. Defaults to the issuer.
+    pub authorization_servers: Vec<String>,
+    /// How often the signing keys are refreshed in the background, in seconds.
+    pub jwks_refresh_s: u64,
+    /// Least time between two key fetches triggered by an unknown `kid`, in seconds.
+    pub jwks_min_refetch_s: u64,
+    /// Verified tokens kept in memory (0 disables the cache). Entries never outlive `exp`.
+    pub token_cache_entries: usize,
+    /// The longest a verified token stays cached, in seconds.
+    pub token_cache_ttl_s: u64,
+    /// Longest bearer token accepted, in bytes.
+    pub max_token_bytes: usize,
 }
 
 /// How callers are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMode {
-    /// No authentication: every caller is anonymous. Allowed only on a loopback bind.
+    /// No authentication: every caller is anonymous and scopes are not checked. Loopback only.
     None,
+    /// Warden is its own issuer, with a key generated under the data directory; `warden token`
+    /// prints tokens. For development and the quick start.
+    Local,
+    /// Verify JWT access tokens from an upstream IdP (Auth0, Okta, Keycloak, ...).
+    Jwt,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::Local,
+            issuer: None,
+            audience: None,
+            config_url: None,
+            jwks_uri: None,
+            domain: None,
+            algorithms: vec!["RS256".into()],
+            leeway_s: 30,
+            required_scopes: Vec::new(),
+            permissions_as_scopes: true,
+            username_claims: vec![
+                "preferred_username".into(),
+                "username".into(),
+                "email_prefix".into(),
+                "sub".into(),
+            ],
+            authorization_servers: Vec::new(),
+            jwks_refresh_s: 600,
+            jwks_min_refetch_s: 10,
+            token_cache_entries: 10_000,
+            token_cache_ttl_s: 300,
+            max_token_bytes: 8192,
+        }
+    }
 }
 
 /// `[plugins]`
@@ -109,12 +177,6 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             data_dir: PathBuf::from("run/data"),
         }
-    }
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig { mode: AuthMode::None }
     }
 }
 
@@ -169,12 +231,33 @@ impl Config {
         Ok(config)
     }
 
-    /// The public base URL (no trailing slash).
+    /// The public base URL (no trailing slash), given the address actually bound.
     pub fn public_url(&self, bound: SocketAddr) -> String {
         match &self.server.public_url {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => format!("http://{bound}"),
         }
+    }
+
+    /// The MCP endpoint's URL, which is this protected resource's identifier (RFC 9728).
+    pub fn resource_url(&self, bound: SocketAddr) -> String {
+        format!("{}/mcp", self.public_url(bound))
+    }
+
+    /// The issuer: explicit, from the Auth0 domain, or (local mode) the public URL.
+    pub fn issuer(&self, bound: SocketAddr) -> Option<String> {
+        if let Some(i) = &self.auth.issuer {
+            return Some(i.clone());
+        }
+        if let Some(d) = &self.auth.domain {
+            return Some(format!("https://{}/", d.trim_end_matches('/')));
+        }
+        (self.auth.mode == AuthMode::Local).then(|| self.public_url(bound))
+    }
+
+    /// The expected audience: explicit, or the resource URL.
+    pub fn audience(&self, bound: SocketAddr) -> String {
+        self.auth.audience.clone().unwrap_or_else(|| self.resource_url(bound))
     }
 }
 

@@ -9,12 +9,13 @@ fn embedded_defaults_are_valid_and_loopback() {
     let c = load("", &[]).expect("defaults must validate");
     assert!(c.server.bind.ip().is_loopback());
     assert_eq!(c.server.bind.port(), 8000);
-    assert_eq!(c.auth.mode, AuthMode::None);
+    assert_eq!(c.auth.mode, AuthMode::Local);
 }
 
 #[test]
 fn no_auth_on_a_public_bind_is_refused_with_the_reason() {
-    let err = load("[server]\nbind = \"0.0.0.0:8000\"\n", &[]).unwrap_err().to_string();
+    let err =
+        load("[server]\nbind = \"0.0.0.0:8000\"\n[auth]\nmode = \"none\"\n", &[]).unwrap_err().to_string();
     assert!(err.contains("auth.mode"), "{err}");
     assert!(err.contains("loopback"), "{err}");
     assert!(err.contains("0.0.0.0:8000"), "{err}");
@@ -59,4 +60,32 @@ fn every_problem_is_reported_at_once() {
 fn example_file_parses() {
     let text = include_str!("../../../server.toml.example");
     load(text, &[]).expect("server.toml.example must stay valid");
+}
+
+#[test]
+fn auth0_without_audience_is_refused_with_the_reason() {
+    let err = load("[auth]\nmode = \"jwt\"\ndomain = \"t.auth0.com\"\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("auth.audience") && err.contains("client id"), "{err}");
+}
+
+#[test]
+fn jwt_mode_needs_an_issuer_and_refuses_symmetric_algorithms() {
+    let err = load("[auth]\nmode = \"jwt\"\nalgorithms = [\"HS256\"]\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("auth.issuer"), "{err}");
+    assert!(err.contains("\"HS256\" is not accepted"), "{err}");
+}
+
+#[test]
+fn partial_oauth_settings_are_refused() {
+    let err = load("[auth]\nmode = \"local\"\njwks_uri = \"https://x/jwks\"\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("partial OAuth settings"), "{err}");
+}
+
+#[test]
+fn auth0_domain_sets_the_issuer() {
+    let c =
+        load("[auth]\nmode = \"jwt\"\ndomain = \"t.auth0.com\"\naudience = \"https://api\"\n", &[]).unwrap();
+    let bound = "127.0.0.1:1".parse().unwrap();
+    assert_eq!(c.issuer(bound).as_deref(), Some("https://t.auth0.com/"));
+    assert_eq!(c.audience(bound), "https://api");
 }

@@ -72,6 +72,7 @@ impl Config {
                 "bind to 127.0.0.1 or [::1] for local development, or configure real authentication",
             );
         }
+        self.validate_auth(&mut bad);
         if let Some(url) = &self.server.public_url {
             match url.split_once("://") {
                 Some(("http" | "https", rest)) if !rest.is_empty() && !rest.contains(['?', '#']) => {}
@@ -148,5 +149,86 @@ impl Config {
         }
 
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    fn validate_auth(&self, bad: &mut impl FnMut(&str, String, &str)) {
+        let a = &self.auth;
+        let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if a.mode == AuthMode::Jwt {
+            if a.issuer.is_none() && a.domain.is_none() {
+                bad(
+                    "auth.issuer",
+                    "jwt mode needs the token issuer".into(),
+                    "set auth.issuer to the IdP's issuer (e.g. \"https://tenant.us.auth0.com/\"), or auth.domain for Auth0",
+                );
+            }
+            if a.domain.is_some() && a.audience.is_none() {
+                bad(
+                    "auth.audience",
+                    "an Auth0 setup needs the API identifier as audience: without it Auth0 issues tokens \
+                     whose audience is the client id, which will not match"
+                        .into(),
+                    "create an API in Auth0 and set auth.audience to its identifier",
+                );
+            }
+            if let Some(d) = &a.domain
+                && (d.contains("://") || d.contains('/'))
+            {
+                bad(
+                    "auth.domain",
+                    format!("{d:?} is not a bare domain"),
+                    "write it like \"tenant.us.auth0.com\"",
+                );
+            }
+            if a.algorithms.is_empty() {
+                bad("auth.algorithms", "is empty, so no token could verify".into(), "use [\"RS256\"]");
+            }
+            for alg in &a.algorithms {
+                if !crate::auth::ACCEPTABLE_ALGORITHMS.contains(&alg.as_str()) {
+                    bad(
+                        "auth.algorithms",
+                        format!("{alg:?} is not accepted"),
+                        "use asymmetric algorithms only: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA",
+                    );
+                }
+            }
+        }
+        for (field, value) in
+            [("auth.config_url", &a.config_url), ("auth.jwks_uri", &a.jwks_uri), ("auth.issuer", &a.issuer)]
+        {
+            if let Some(v) = value
+                && !is_url(v)
+            {
+                bad(
+                    field,
+                    format!("{v:?} is not an http(s) URL"),
+                    "write the full URL, starting with https://",
+                );
+            }
+        }
+        if a.mode != AuthMode::Jwt && (a.domain.is_some() || a.config_url.is_some() || a.jwks_uri.is_some()) {
+            bad(
+                "auth.mode",
+                format!(
+                    "is {}, but IdP settings (domain/config_url/jwks_uri) are present: partial OAuth settings",
+                    format!("{:?}", a.mode).to_lowercase()
+                ),
+                "set auth.mode = \"jwt\" to verify IdP tokens, or remove the IdP settings",
+            );
+        }
+        if a.max_token_bytes < 256 {
+            bad(
+                "auth.max_token_bytes",
+                format!("{} is too small for any JWT", a.max_token_bytes),
+                "use e.g. 8192",
+            );
+        }
+        if a.jwks_min_refetch_s == 0 {
+            bad(
+                "auth.jwks_min_refetch_s",
+                "0 would let every request with an unknown key id hit the IdP".into(),
+                "use at least 1 (the default is 10)",
+            );
+        }
     }
 }

@@ -1,31 +1,34 @@
 //! Liveness and readiness probes.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::mcp::McpState;
+use super::AppState;
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: 200 once the initial plugin scan is done, else 503. The body lists the live
-/// plugins and any plugin that failed to load (with the reason).
-pub async fn readyz(State(state): State<Arc<McpState>>) -> (StatusCode, Json<Value>) {
+/// `GET /readyz`: 200 once the initial plugin scan is done and tokens can be verified (the IdP's
+/// keys are loaded), else 503. The body lists the live plugins and any plugin that failed to load.
+pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+    let state = &app.mcp;
     let snapshot = state.registry.snapshot();
     let plugins: Vec<Value> = snapshot
         .plugins()
         .iter()
         .map(|(source, p)| json!({ "source": source, "name": p.manifest.name, "sha256": p.sha256, "tools": p.tools.len() }))
         .collect();
-    let ready = state.registry.is_ready();
+    let plugins_ready = state.registry.is_ready();
+    let auth_ready = app.auth.is_ready();
+    let ready = plugins_ready && auth_ready;
     let body = json!({
         "ready": ready,
+        "plugins_loaded": plugins_ready,
+        "auth_keys_loaded": auth_ready,
         "plugins": plugins,
         "tools": snapshot.tools().count(),
         "errors": state.registry.errors(),

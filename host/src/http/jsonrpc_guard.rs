@@ -1,18 +1,47 @@
-//! Reads each `POST /mcp` body once, with the size limit, and refuses what is not JSON before it
-//! reaches the MCP layer: 413 for an oversized body, 400 with a JSON-RPC parse error (-32700)
-//! for malformed JSON. The buffered body is handed on unchanged.
+//! Reads each `POST /mcp` body once, with the size limit, and refuses what should not reach the
+//! MCP layer: 413 for an oversized body, 400 with a JSON-RPC parse error (-32700) for malformed
+//! JSON, and 403 `insufficient_scope` (with the step-up challenge naming the scopes) for a
+//! `tools/call` whose tool needs scopes the caller lacks. The buffered body is handed on unchanged.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::json;
 
-/// Middleware: see the module docs. `max_body_bytes` comes from `server.max_body_bytes`.
-pub async fn reject_malformed(max_body_bytes: usize, request: Request, next: Next) -> Response {
+use crate::auth::{Authenticator, Identity, forbidden_insufficient_scope};
+use crate::plugins::Registry;
+
+/// What the guard needs.
+pub struct Guard {
+    /// `server.max_body_bytes`.
+    pub max_body_bytes: usize,
+    /// Live tools, for their scopes.
+    pub registry: Arc<Registry>,
+    /// For the challenge and whether scopes are enforced.
+    pub auth: Arc<Authenticator>,
+}
+
+/// The parts of a JSON-RPC request the guard looks at.
+#[derive(Deserialize)]
+struct Peek {
+    method: Option<String>,
+    params: Option<PeekParams>,
+}
+
+#[derive(Deserialize)]
+struct PeekParams {
+    name: Option<serde_json::Value>,
+}
+
+/// Middleware: see the module docs.
+pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let max_body_bytes = guard.max_body_bytes;
     if request.method() != Method::POST {
         return next.run(request).await;
     }
@@ -30,8 +59,24 @@ pub async fn reject_malformed(max_body_bytes: usize, request: Request, next: Nex
         Err(e) if is_length_limit(&e) => return too_large(max_body_bytes),
         Err(_) => return (StatusCode::BAD_REQUEST, "could not read the request body").into_response(),
     };
-    if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
-        return parse_error(&format!("the body is not valid JSON: {e}"));
+    let peek = match serde_json::from_slice::<Peek>(&bytes) {
+        Ok(p) => Some(p),
+        // Valid JSON of another shape (e.g. a batch): rmcp answers it.
+        Err(e) if e.is_data() => None,
+        Err(e) => return parse_error(&format!("the body is not valid JSON: {e}")),
+    };
+    if guard.auth.enforces_scopes()
+        && let Some(Peek { method: Some(method), params: Some(PeekParams { name: Some(name) }) }) = &peek
+        && method == "tools/call"
+        && let Some(name) = name.as_str()
+        && let Some(tool) = guard.registry.snapshot().tool(name)
+        && let Some(identity) = parts.extensions.get::<Identity>()
+    {
+        let needed = &tool.tool().grant.scopes;
+        if !identity.missing_scopes(needed).is_empty() {
+            tracing::info!(subject = %identity.data().subject, tool = name, needed = ?needed, "refused a tool call: insufficient scope");
+            return forbidden_insufficient_scope(&guard.auth, needed);
+        }
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }

@@ -1,52 +1,92 @@
-//! The HTTP surface: `/mcp` (rmcp Streamable HTTP), `/healthz`, `/readyz`.
+//! The HTTP surface: `/mcp` (rmcp Streamable HTTP behind authentication), the RFC 9728
+//! protected-resource metadata, the local issuer's JWKS, `/healthz` and `/readyz`.
 
 mod health;
 mod jsonrpc_guard;
+mod metadata;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::auth;
+use crate::auth::{self, Authenticator};
 use crate::config::Config;
 use crate::mcp::{McpState, WardenMcp};
 
+/// What the non-MCP handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    /// Plugins and runtime.
+    pub mcp: Arc<McpState>,
+    /// Token verification and resource metadata.
+    pub auth: Arc<Authenticator>,
+}
+
 /// Builds the router. `public_url` is the base URL clients use; its host joins the allowed
 /// `Host` values. Cancelling `shutdown` closes open MCP streams so a graceful stop can finish.
-pub fn router(
-    config: &Config,
-    public_url: &str,
-    state: Arc<McpState>,
-    shutdown: CancellationToken,
-) -> Router {
+pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: CancellationToken) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(config, public_url))
         .with_allowed_origins(config.server.allowed_origins.clone())
         .enforce_origin_validation()
         .with_max_request_body_bytes(config.server.max_body_bytes)
         .with_cancellation_token(shutdown);
-    let mcp_state = state.clone();
+    let mcp_state = state.mcp.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(WardenMcp::new(mcp_state.clone())),
         Arc::new(LocalSessionManager::default()),
         mcp_config,
     );
-    let mode = config.auth.mode;
-    let max_body = config.server.max_body_bytes;
-    Router::new()
+    let guard = Arc::new(jsonrpc_guard::Guard {
+        max_body_bytes: config.server.max_body_bytes,
+        registry: state.mcp.registry.clone(),
+        auth: state.auth.clone(),
+    });
+    // Layers run outermost-last: authentication (headers only) before the body is read.
+    let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
-        .route_layer(middleware::from_fn(move |req, next| auth::attach_identity(mode, req, next)))
-        .route_layer(middleware::from_fn(move |req, next| {
-            jsonrpc_guard::reject_malformed(max_body, req, next)
-        }))
+        .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
+        .layer(mcp_cors(config));
+
+    let mut well_known = Router::new()
+        .route("/.well-known/oauth-protected-resource", get(metadata::protected_resource))
+        .route("/.well-known/oauth-protected-resource/mcp", get(metadata::protected_resource));
+    if state.auth.local_issuer().is_some() {
+        well_known = well_known.route("/.well-known/jwks.json", get(metadata::local_jwks));
+    }
+    // Metadata is public: any origin may read it (seed 001's preflight checks).
+    let well_known = well_known
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::OPTIONS]))
+        .with_state(state.clone());
+
+    Router::new()
+        .merge(mcp_routes)
+        .merge(well_known)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
+}
+
+/// CORS for `/mcp`: only the configured browser origins, with the MCP and auth headers.
+fn mcp_cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> =
+        config.server.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let mcp_headers = ["mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"];
+    let mut allow: Vec<HeaderName> = vec![header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT];
+    allow.extend(mcp_headers.iter().map(|h| HeaderName::from_static(h)));
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers(allow)
+        .expose_headers([HeaderName::from_static("mcp-session-id"), header::WWW_AUTHENTICATE])
 }
 
 /// `Host` values accepted on `/mcp`: loopback names, the public URL's host, and configured extras.

@@ -29,6 +29,15 @@ pub struct McpState {
     pub runtime: Arc<Runtime>,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// Hide and refuse tools whose scopes the caller lacks (every auth mode but `none`).
+    pub enforce_scopes: bool,
+}
+
+impl McpState {
+    /// True if `caller` may see and call `tool`.
+    fn may_use(&self, caller: &Identity, tool: &ToolRef) -> bool {
+        !self.enforce_scopes || caller.missing_scopes(&tool.tool().grant.scopes).is_empty()
+    }
 }
 
 /// One MCP session's handler. Cheap: it only holds the shared state.
@@ -80,7 +89,7 @@ impl ServerHandler for WardenMcp {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        caller(&context)?;
+        let caller = caller(&context)?;
         let after = match request.and_then(|r| r.cursor) {
             None => None,
             Some(c) => match c.strip_prefix(CURSOR_PREFIX) {
@@ -92,6 +101,7 @@ impl ServerHandler for WardenMcp {
         let mut page: Vec<Tool> = snapshot
             .tools()
             .filter(|t| after.as_deref().is_none_or(|a| t.tool().name.as_str() > a))
+            .filter(|t| self.state.may_use(&caller, t))
             .take(self.state.page_size + 1)
             .map(|t| to_mcp_tool(&t))
             .collect();
@@ -116,6 +126,14 @@ impl ServerHandler for WardenMcp {
         };
         drop(snapshot);
         let tool = tool_ref.tool();
+        if !self.state.may_use(&caller, &tool_ref) {
+            // The HTTP layer answers this with 403 and a step-up challenge first; this is the
+            // backstop for any path that reaches the handler without passing it.
+            return Err(ErrorData::invalid_request(
+                format!("insufficient scope: {} needs {}", tool.name, tool.grant.scopes.join(" ")),
+                None,
+            ));
+        }
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         if let Err(problem) = tool.check_arguments(&arguments) {
             // MCP 2025-11-25: input validation errors are tool errors, so the model can correct itself.
@@ -136,7 +154,7 @@ impl ServerHandler for WardenMcp {
             subject = %caller.data().subject,
             outcome = if failed { "error" } else { "ok" },
             duration_ms = started.elapsed().as_secs_f64() * 1e3,
-            "tool call"
+            "tool called"
         );
         Ok(result.into())
     }

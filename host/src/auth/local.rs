@@ -1,0 +1,113 @@
+//! `local` mode: Warden is its own token issuer, with an ES256 key generated at first start under
+//! the data directory (`keys/local-es256.p8`, owner-only). `warden token` mints tokens with it.
+
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Why the local key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalKeyError {
+    /// Reading or writing the key file failed.
+    #[error("local signing key {path}: {reason}")]
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The key file is not a P-256 PKCS#8 key.
+    #[error("local signing key {0} is not a P-256 PKCS#8 key; delete it to have a new one generated")]
+    Corrupt(PathBuf),
+    /// Signing failed.
+    #[error("cannot sign a token: {0}")]
+    Sign(String),
+}
+
+/// The local issuer's key pair.
+pub struct LocalIssuer {
+    pkcs8: Vec<u8>,
+    kid: String,
+    jwk: Value,
+}
+
+impl LocalIssuer {
+    /// Loads `<data_dir>/keys/local-es256.p8`, generating it on first use.
+    pub fn load_or_create(data_dir: &Path) -> Result<LocalIssuer, LocalKeyError> {
+        let dir = data_dir.join("keys");
+        let path = dir.join("local-es256.p8");
+        let io = |e: std::io::Error| LocalKeyError::Io { path: path.clone(), reason: e.to_string() };
+        let pkcs8 = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(io)?;
+                let doc =
+                    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                        .map_err(|_| LocalKeyError::Sign("key generation failed".into()))?;
+                write_private(&path, doc.as_ref()).map_err(io)?;
+                tracing::info!(path = %path.display(), "generated the local signing key");
+                doc.as_ref().to_vec()
+            }
+            Err(e) => return Err(io(e)),
+        };
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+            .map_err(|_| LocalKeyError::Corrupt(path.clone()))?;
+        // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 || point[0] != 4 {
+            return Err(LocalKeyError::Corrupt(path));
+        }
+        let (x, y) = (URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..65]));
+        // RFC 7638 thumbprint as key id, so the id changes exactly when the key does.
+        let thumbprint = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(thumbprint.as_bytes()));
+        let jwk =
+            json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" });
+        Ok(LocalIssuer { pkcs8, kid, jwk })
+    }
+
+    /// The public key set (`/.well-known/jwks.json`).
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk.clone()] })
+    }
+
+    /// Mints an access token.
+    pub fn mint(
+        &self,
+        issuer: &str,
+        audience: &str,
+        subject: &str,
+        scope: &str,
+        ttl_s: u64,
+    ) -> Result<String, LocalKeyError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("at+jwt".into());
+        let claims = json!({
+            "iss": issuer, "aud": audience, "sub": subject, "scope": scope,
+            "iat": now, "nbf": now, "exp": now + ttl_s, "client_id": "warden-cli",
+        });
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&self.pkcs8))
+            .map_err(|e| LocalKeyError::Sign(e.to_string()))
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
