@@ -61,7 +61,7 @@ fmt:
 
 ## Micro-benchmark: one tool call through the runtime.
 bench: plugins
-	$(CARGO) bench -p warden --bench tool_call
+	$(CARGO) bench -p warden --bench tool_call --bench token_verify
 
 ## Load test over HTTP, side by side with a bare axum handler (needs wrk).
 load: plugins

@@ -1,0 +1,74 @@
+//! Cost of verifying a bearer token: RS256 (Auth0's default) and ES256 (local mode) signature
+//! checks through the full verifier, against a hit in the verified-token cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use warden::auth::TokenCache;
+use warden::auth::claims::ClaimRules;
+use warden::auth::jwks::KeySet;
+use warden::auth::jwt::JwtVerifier;
+use warden::auth::local::LocalIssuer;
+
+const ISS: &str = "https://idp.example/";
+const AUD: &str = "https://warden.example/mcp";
+
+fn rules() -> ClaimRules {
+    ClaimRules { permissions_as_scopes: true, username_claims: vec!["sub".into()] }
+}
+
+fn claims() -> serde_json::Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    json!({ "iss": ISS, "aud": AUD, "sub": "auth0|alice", "exp": now + 3600, "iat": now,
+            "scope": "openid", "permissions": ["tool:greet", "tool:whoami"], "azp": "client" })
+}
+
+fn verify(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+
+    // RS256 with a 2048-bit key, as Auth0 signs.
+    let rsa = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa key");
+    let public = rsa.public_key();
+    let jwk = json!({ "keys": [{ "kty": "RSA", "kid": "r1", "alg": "RS256", "use": "sig",
+        "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()) }] });
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("r1".into());
+    let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).expect("der");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+    let rs_token =
+        jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_rsa_pem(pem.as_bytes()).expect("pem"))
+            .expect("sign rs256");
+    let rs_keys = Arc::new(KeySet::fixed(&jwk).expect("jwks"));
+    let rs = JwtVerifier::new(rs_keys, ISS.into(), AUD.into(), vec![Algorithm::RS256], 30, rules());
+
+    // ES256, as local mode signs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = LocalIssuer::load_or_create(dir.path()).expect("local key");
+    let es_token = local.mint(ISS, AUD, "alice", "tool:greet", 3600).expect("mint");
+    let es_keys = Arc::new(KeySet::fixed(&local.jwks()).expect("jwks"));
+    let es = JwtVerifier::new(es_keys, ISS.into(), AUD.into(), vec![Algorithm::ES256], 30, rules());
+
+    let cache = TokenCache::new(10_000, Duration::from_secs(300));
+    let (identity, remaining) = rt.block_on(rs.verify(&rs_token)).expect("rs256 verifies");
+    cache.insert(&rs_token, identity, remaining);
+
+    let mut group = c.benchmark_group("token_verify");
+    group.bench_function("rs256", |b| b.iter(|| rt.block_on(rs.verify(&rs_token)).expect("ok")));
+    group.bench_function("es256", |b| b.iter(|| rt.block_on(es.verify(&es_token)).expect("ok")));
+    group.bench_function("cache_hit", |b| b.iter(|| cache.get(&rs_token).expect("cached")));
+    group.finish();
+}
+
+criterion_group!(benches, verify);
+criterion_main!(benches);
