@@ -316,3 +316,41 @@ async fn local_mode_tokens_from_the_cli_work_and_forged_claims_are_refused() {
     let ok = with(json!({ "aud": ["https://a.example", aud] }));
     assert_eq!(raw_call(&warden, Some(&format!("Bearer {ok}")), "sample.get_datetime").await.status(), 200);
 }
+
+#[tokio::test]
+async fn introspection_mode_accepts_active_tokens_for_this_resource_only() {
+    let idp = start_idp(0);
+    let config = |secret: &str| {
+        format!(
+            "[auth]\nmode = \"introspection\"\nissuer = \"{iss}\"\naudience = \"{AUD}\"\n\
+             introspection_url = \"{iss}/token/introspection\"\nintrospection_client_id = \"whoami-only\"\n\
+             introspection_client_secret = \"{secret}\"\n",
+            iss = idp.issuer
+        )
+    };
+    let warden =
+        Warden::start(&config("whoami-secret"), |dir| install(dir, "sample", "sample")).await.unwrap();
+    let token = idp.client_credentials("full", "full-secret", AUD, None).await.unwrap();
+    let client = warden.client_with_token(&token).await.unwrap();
+    let who =
+        call(&client, "sample.whoami", json!({})).await.unwrap().structured_content.expect("structured");
+    assert_eq!(who["subject"], "full");
+    assert_eq!(who["permissions"], json!(["tool:whoami", "tool:greet"]));
+
+    let other = idp.client_credentials("full", "full-secret", OTHER, None).await.unwrap();
+    for (name, token, reason) in
+        [("inactive", "opaque-garbage", "not active"), ("other resource", &other, "wrong audience")]
+    {
+        let r = raw_call(&warden, Some(&format!("Bearer {token}")), "sample.get_datetime").await;
+        assert_eq!(r.status(), 401, "{name}");
+        assert!(challenge(&r).contains(reason), "{name}: {}", challenge(&r));
+    }
+
+    // Warden's own credentials wrong: the IdP cannot be asked, so 503 (not a verdict on the token).
+    let misconfigured =
+        Warden::start(&config("wrong"), |dir| install(dir, "sample", "sample")).await.unwrap();
+    let r = raw_call(&misconfigured, Some(&format!("Bearer {token}")), "sample.get_datetime").await;
+    assert_eq!(r.status(), 503);
+    assert!(misconfigured.log().contains("token introspection failed"));
+    assert_eq!(misconfigured.tool_calls_logged() + warden.tool_calls_logged(), 1, "only the whoami call ran");
+}

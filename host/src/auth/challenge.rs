@@ -47,11 +47,11 @@ pub fn unauthorized(auth: &Authenticator, failure: &AuthFailure) -> Response {
             challenge(auth, Some(("invalid_token", reason)), &[]),
             json!({ "error": "invalid_token", "error_description": reason }),
         ),
-        AuthFailure::KeysUnavailable => {
+        AuthFailure::Unavailable => {
             let mut r = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({ "error": "temporarily_unavailable",
-                             "error_description": "the authorization server's signing keys are not available yet" })),
+                             "error_description": "the authorization server cannot be reached to verify the token; retry shortly" })),
             )
                 .into_response();
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -8,6 +8,7 @@
 mod challenge;
 pub mod claims;
 mod identity;
+pub mod introspection;
 pub mod jwks;
 pub mod jwt;
 pub mod local;
@@ -30,6 +31,7 @@ pub use token_cache::TokenCache;
 
 use crate::config::{AuthMode, Config};
 use claims::ClaimRules;
+use introspection::{IntrospectionFailure, Introspector};
 use jwks::{KeySet, KeySource};
 use jwt::{JwtVerifier, Rejection};
 use local::LocalIssuer;
@@ -59,14 +61,24 @@ pub enum AuthFailure {
     Missing,
     /// The token was refused.
     Invalid(String),
-    /// The signing keys have never been loaded (IdP unreachable since start).
-    KeysUnavailable,
+    /// The IdP's keys have never been loaded, or its introspection endpoint cannot be reached.
+    Unavailable,
+}
+
+/// How tokens are checked.
+enum Verifier {
+    /// `none`: everyone is anonymous.
+    Anonymous,
+    /// `local` and `jwt`: signed JWTs.
+    Jwt(JwtVerifier),
+    /// `introspection`: ask the IdP.
+    Introspection(Introspector),
 }
 
 /// Verifies callers for one server.
 pub struct Authenticator {
     mode: AuthMode,
-    verifier: Option<JwtVerifier>,
+    verifier: Verifier,
     local: Option<LocalIssuer>,
     cache: TokenCache,
     max_token_bytes: usize,
@@ -92,7 +104,7 @@ impl Authenticator {
         };
         let issuer = config.issuer(bound);
         let (verifier, local) = match a.mode {
-            AuthMode::None => (None, None),
+            AuthMode::None => (Verifier::Anonymous, None),
             AuthMode::Local => {
                 let local = LocalIssuer::load_or_create(&config.server.data_dir)?;
                 let keys = Arc::new(KeySet::fixed(&local.jwks())?);
@@ -105,7 +117,7 @@ impl Authenticator {
                     a.leeway_s,
                     rules,
                 );
-                (Some(v), Some(local))
+                (Verifier::Jwt(v), Some(local))
             }
             AuthMode::Jwt => {
                 let issuer =
@@ -128,7 +140,7 @@ impl Authenticator {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 (
-                    Some(JwtVerifier::new(
+                    Verifier::Jwt(JwtVerifier::new(
                         keys,
                         issuer,
                         config.audience(bound),
@@ -139,9 +151,27 @@ impl Authenticator {
                     None,
                 )
             }
+            AuthMode::Introspection => {
+                let setting = |v: &Option<String>, name: &str| {
+                    v.clone().ok_or_else(|| AuthSetupError::Config(format!("auth.{name} is required")))
+                };
+                let introspector = Introspector::new(
+                    setting(&a.introspection_url, "introspection_url")?,
+                    setting(&a.introspection_client_id, "introspection_client_id")?,
+                    setting(
+                        &a.introspection_client_secret.as_ref().map(|s| s.expose().to_owned()),
+                        "introspection_client_secret",
+                    )?,
+                    issuer.clone(),
+                    config.audience(bound),
+                    rules,
+                )
+                .map_err(AuthSetupError::Config)?;
+                (Verifier::Introspection(introspector), None)
+            }
         };
         let authorization_servers = if a.authorization_servers.is_empty() {
-            issuer.into_iter().filter(|_| a.mode == AuthMode::Jwt).collect()
+            issuer.into_iter().filter(|_| matches!(a.mode, AuthMode::Jwt | AuthMode::Introspection)).collect()
         } else {
             a.authorization_servers.clone()
         };
@@ -175,19 +205,24 @@ impl Authenticator {
 
     /// True once tokens can be verified (the IdP's keys are loaded).
     pub fn is_ready(&self) -> bool {
-        self.verifier.as_ref().is_none_or(|v| v.keys().is_ready())
+        match &self.verifier {
+            Verifier::Jwt(v) => v.keys().is_ready(),
+            Verifier::Anonymous | Verifier::Introspection(_) => true,
+        }
     }
 
     /// Starts background key maintenance (initial load with backoff, periodic refresh).
     pub fn spawn_key_maintenance(&self, refresh: Duration) {
-        if let Some(v) = &self.verifier {
+        if let Verifier::Jwt(v) = &self.verifier {
             tokio::spawn(v.keys().clone().maintain(refresh));
         }
     }
 
     /// Authenticates a request from its headers.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthFailure> {
-        let Some(verifier) = &self.verifier else { return Ok(Identity::anonymous()) };
+        if matches!(self.verifier, Verifier::Anonymous) {
+            return Ok(Identity::anonymous());
+        }
         let token = bearer_token(headers)?;
         if token.len() > self.max_token_bytes {
             return Err(AuthFailure::Invalid("token too large".into()));
@@ -195,16 +230,25 @@ impl Authenticator {
         if let Some(identity) = self.cache.get(token) {
             return Ok(identity);
         }
-        if !verifier.keys().is_ready() {
-            return Err(AuthFailure::KeysUnavailable);
-        }
-        match verifier.verify(token).await {
-            Ok((identity, remaining)) => {
-                self.cache.insert(token, identity.clone(), remaining);
-                Ok(identity)
+        let verified = match &self.verifier {
+            Verifier::Anonymous => return Ok(Identity::anonymous()),
+            Verifier::Jwt(verifier) => {
+                if !verifier.keys().is_ready() {
+                    return Err(AuthFailure::Unavailable);
+                }
+                verifier.verify(token).await.map_err(|Rejection(reason)| AuthFailure::Invalid(reason))
             }
-            Err(Rejection(reason)) => Err(AuthFailure::Invalid(reason)),
-        }
+            Verifier::Introspection(introspector) => introspector.verify(token).await.map_err(|f| match f {
+                IntrospectionFailure::Rejected(reason) => AuthFailure::Invalid(reason),
+                IntrospectionFailure::Unavailable(reason) => {
+                    tracing::error!(reason = %reason, "token introspection failed");
+                    AuthFailure::Unavailable
+                }
+            }),
+        };
+        let (identity, remaining) = verified?;
+        self.cache.insert(token, identity.clone(), remaining);
+        Ok(identity)
     }
 }
 

@@ -89,6 +89,30 @@ pub struct AuthConfig {
     pub token_cache_ttl_s: u64,
     /// Longest bearer token accepted, in bytes.
     pub max_token_bytes: usize,
+    /// `introspection` mode: the RFC 7662 endpoint.
+    pub introspection_url: Option<String>,
+    /// `introspection` mode: the client Warden authenticates as (HTTP Basic).
+    pub introspection_client_id: Option<String>,
+    /// `introspection` mode: that client's secret (prefer `WARDEN__AUTH__INTROSPECTION_CLIENT_SECRET`).
+    pub introspection_client_secret: Option<Secret>,
+}
+
+/// A secret setting: `Debug` never shows it, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// How callers are authenticated.
@@ -102,6 +126,8 @@ pub enum AuthMode {
     Local,
     /// Verify JWT access tokens from an upstream IdP (Auth0, Okta, Keycloak, ...).
     Jwt,
+    /// Ask the IdP about each (opaque) token with RFC 7662 introspection; results are cached.
+    Introspection,
 }
 
 impl Default for AuthConfig {
@@ -129,6 +155,9 @@ impl Default for AuthConfig {
             token_cache_entries: 10_000,
             token_cache_ttl_s: 300,
             max_token_bytes: 8192,
+            introspection_url: None,
+            introspection_client_id: None,
+            introspection_client_secret: None,
         }
     }
 }

@@ -89,3 +89,18 @@ fn auth0_domain_sets_the_issuer() {
     assert_eq!(c.issuer(bound).as_deref(), Some("https://t.auth0.com/"));
     assert_eq!(c.audience(bound), "https://api");
 }
+
+#[test]
+fn introspection_needs_its_endpoint_and_credentials() {
+    let err =
+        load("[auth]\nmode = \"introspection\"\nissuer = \"https://idp\"\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("auth.introspection_url") && err.contains("auth.introspection_client_id"), "{err}");
+    assert!(err.contains("WARDEN__AUTH__INTROSPECTION_CLIENT_SECRET"), "{err}");
+    let ok = load(
+        "[auth]\nmode = \"introspection\"\nintrospection_url = \"https://idp/introspect\"\nintrospection_client_id = \"w\"\n",
+        &[("WARDEN__AUTH__INTROSPECTION_CLIENT_SECRET", "s3cret")],
+    )
+    .unwrap();
+    assert_eq!(ok.auth.introspection_client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+    assert!(!format!("{ok:?}").contains("s3cret"), "Debug must not show the secret");
+}

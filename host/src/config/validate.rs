@@ -193,9 +193,38 @@ impl Config {
                 }
             }
         }
-        for (field, value) in
-            [("auth.config_url", &a.config_url), ("auth.jwks_uri", &a.jwks_uri), ("auth.issuer", &a.issuer)]
-        {
+        if a.mode == AuthMode::Introspection {
+            let secret = a.introspection_client_secret.as_ref().map(|s| s.expose().to_owned());
+            let required = [
+                (
+                    "auth.introspection_url",
+                    &a.introspection_url,
+                    "set it to the IdP's RFC 7662 introspection endpoint",
+                ),
+                (
+                    "auth.introspection_client_id",
+                    &a.introspection_client_id,
+                    "set the client Warden introspects as",
+                ),
+                (
+                    "auth.introspection_client_secret",
+                    &secret,
+                    "set WARDEN__AUTH__INTROSPECTION_CLIENT_SECRET in the environment",
+                ),
+            ];
+            for (field, value, fix) in required {
+                if value.as_deref().is_none_or(str::is_empty) {
+                    bad(field, "is required in introspection mode".into(), fix);
+                }
+            }
+        }
+        let urls = [
+            ("auth.config_url", &a.config_url),
+            ("auth.jwks_uri", &a.jwks_uri),
+            ("auth.issuer", &a.issuer),
+            ("auth.introspection_url", &a.introspection_url),
+        ];
+        for (field, value) in urls {
             if let Some(v) = value
                 && !is_url(v)
             {
