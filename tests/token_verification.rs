@@ -354,3 +354,28 @@ async fn introspection_mode_accepts_active_tokens_for_this_resource_only() {
     assert!(misconfigured.log().contains("token introspection failed"));
     assert_eq!(misconfigured.tool_calls_logged() + warden.tool_calls_logged(), 1, "only the whoami call ran");
 }
+
+#[tokio::test]
+async fn the_last_good_keys_keep_working_while_the_idp_is_down() {
+    let idp = start_idp(0);
+    let warden = jwt_warden(&idp).await;
+    let unused = idp.client_credentials("full", "full-secret", AUD, None).await.unwrap();
+    drop(idp); // the IdP goes away; Warden has its keys but has never seen this token
+    let r = raw_call(&warden, Some(&format!("Bearer {unused}")), "sample.get_datetime").await;
+    assert_eq!(r.status(), 200, "{}", challenge(&r));
+    assert_eq!(warden.readyz().await.unwrap()["ready"], true);
+}
+
+#[tokio::test]
+async fn required_scopes_apply_to_every_request() {
+    let idp = start_idp(0);
+    let extra = format!("{}required_scopes = [\"mcp:use\"]\n", jwt_config(&idp.issuer));
+    let warden = Warden::start(&extra, |dir| install(dir, "sample", "sample")).await.unwrap();
+    let without = idp.client_credentials("full", "full-secret", AUD, Some("tool:greet")).await.unwrap();
+    let r = raw_call(&warden, Some(&format!("Bearer {without}")), "sample.get_datetime").await;
+    assert_eq!(r.status(), 403);
+    assert!(challenge(&r).contains("scope=\"mcp:use\""), "{}", challenge(&r));
+    let with = idp.client_credentials("full", "full-secret", AUD, Some("mcp:use")).await.unwrap();
+    assert_eq!(raw_call(&warden, Some(&format!("Bearer {with}")), "sample.get_datetime").await.status(), 200);
+    assert_eq!(warden.tool_calls_logged(), 1);
+}
