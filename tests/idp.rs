@@ -1,14 +1,13 @@
 //! The test OpenID provider: `tests/idp/idp.mjs`, npm `oidc-provider` configured like an Auth0
 //! tenant (RS256 `at+jwt` access tokens, `audience` parameter, `permissions` claim).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::repo_root;
+use crate::{listening_url, repo_root};
 
 /// A running test IdP; killed on drop.
 pub struct Idp {
@@ -44,23 +43,9 @@ impl Idp {
             .stderr(stderr_log.reopen()?)
             .spawn()
             .context("start node (is Node.js 20+ installed?)")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let issuer = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
-                bail!("the test IdP did not start:\n{log}");
-            }
+        let Some(issuer) = listening_url(&mut child, Duration::from_secs(30)) else {
+            let log = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
+            bail!("the test IdP did not start:\n{log}");
         };
         Ok(Idp { child, issuer, http: reqwest::Client::new() })
     }

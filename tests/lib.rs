@@ -89,6 +89,26 @@ pub fn install_manifest(dir: &Path, stem: &str, text: &str) {
     std::fs::rename(&tmp, dir.join(format!("{stem}.toml"))).expect("rename manifest");
 }
 
+/// Waits for `child` to print `listening on URL` on stdout and returns the URL. On timeout or
+/// exit, kills and reaps the child and returns `None`.
+pub fn listening_url(child: &mut Child, limit: Duration) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(limit).ok();
+    if url.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    url
+}
+
 /// Merges `extra` into `base`, table by table (extra wins).
 fn merge(base: &mut toml::Table, extra: toml::Table) {
     for (key, value) in extra {
@@ -150,21 +170,8 @@ impl Warden {
             .stderr(std::fs::File::create(&log)?)
             .spawn()
             .context("spawn warden")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let base_url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-            }
+        let Some(base_url) = listening_url(&mut child, Duration::from_secs(30)) else {
+            bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         };
         Ok(Warden { child, base_url, root, log })
     }

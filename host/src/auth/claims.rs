@@ -77,14 +77,10 @@ mod tests {
     use super::*;
 
     fn rules() -> ClaimRules {
+        let defaults = crate::config::AuthConfig::default();
         ClaimRules {
-            permissions_as_scopes: true,
-            username_claims: vec![
-                "preferred_username".into(),
-                "username".into(),
-                "email_prefix".into(),
-                "sub".into(),
-            ],
+            permissions_as_scopes: defaults.permissions_as_scopes,
+            username_claims: defaults.username_claims,
         }
     }
 
