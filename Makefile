@@ -15,15 +15,20 @@ deps:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 IDP_DIR  := tests/idp
+TS_DIR   := tests/mcp-client-ts
 
-## Test tools: cargo-nextest (from crates.io if it is not installed) and the test OpenID provider
-## (npm oidc-provider, Node.js 20+).
-test-deps: deps $(IDP_DIR)/node_modules/.package-lock.json
+## Test tools: cargo-nextest (from crates.io if it is not installed), the test OpenID provider
+## (npm oidc-provider) and the official MCP TypeScript SDK client (Node.js 20+).
+test-deps: deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 
 $(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json
 	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	npm ci --prefix $(IDP_DIR) --no-audit --no-fund --loglevel=error
+
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --prefix $(TS_DIR) --no-audit --no-fund --loglevel=error
 
 ## Build the plugin components (examples and test fixtures).
 plugins: deps

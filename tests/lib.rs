@@ -300,6 +300,31 @@ pub async fn tool_names(client: &McpClient) -> anyhow::Result<Vec<String>> {
     Ok(client.list_all_tools().await?.into_iter().map(|t| t.name.to_string()).collect())
 }
 
+/// Runs the official MCP TypeScript SDK client (`tests/mcp-client-ts/client.mjs`) against `url`:
+/// lists every tool and, if `tool` is given, calls it with `arguments`. Returns its JSON report
+/// (`{ protocolVersion, tools, result }` or `{ error }`).
+pub fn ts_sdk_client(url: &str, token: Option<&str>, tool: Option<(&str, Value)>) -> anyhow::Result<Value> {
+    let dir = repo_root().join("tests").join("mcp-client-ts");
+    if !dir.join("node_modules").join("@modelcontextprotocol").exists() {
+        bail!(
+            "tests/mcp-client-ts/node_modules is missing: run `npm ci --prefix tests/mcp-client-ts` (`make test` does)"
+        );
+    }
+    let mut command = Command::new("node");
+    command.arg(dir.join("client.mjs")).env("MCP_URL", url);
+    if let Some(token) = token {
+        command.env("MCP_TOKEN", token);
+    }
+    if let Some((name, arguments)) = tool {
+        command.env("TOOL", name).env("ARGS", arguments.to_string());
+    }
+    let out = command.output().context("run node (is Node.js 20+ installed?)")?;
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).with_context(|| {
+        format!("unexpected output from the TS client: {line}\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
 /// Polls `check` every 50 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
