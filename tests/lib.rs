@@ -221,6 +221,21 @@ impl Warden {
         connect(&self.mcp_url(), None, Some(token)).await
     }
 
+    /// A token from `warden token` (local mode) for this running server: same config, with its
+    /// actual URL as issuer and resource.
+    pub fn local_token(&self, sub: &str, scope: &str) -> anyhow::Result<String> {
+        let out = Command::new(warden_binary())
+            .args(["token", "--config"])
+            .arg(self.root.path().join("server.toml"))
+            .args(["--sub", sub, "--scope", scope, "--audience", &self.mcp_url()])
+            .env("WARDEN__SERVER__PUBLIC_URL", format!("\"{}\"", self.base_url))
+            .output()?;
+        if !out.status.success() {
+            bail!("warden token failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    }
+
     /// How many tool calls the server has run so far (from its log).
     pub fn tool_calls_logged(&self) -> usize {
         self.log().lines().filter(|l| l.contains("tool called")).count()

@@ -265,15 +265,7 @@ async fn local_mode_tokens_from_the_cli_work_and_forged_claims_are_refused() {
             .await
             .unwrap();
     // `warden token` with the same config: the audience is the resource URL of the running server.
-    let out = std::process::Command::new(warden_tests::warden_binary())
-        .args(["token", "--config"])
-        .arg(warden.root.path().join("server.toml"))
-        .args(["--sub", "alice", "--scope", "tool:greet", "--audience", &warden.mcp_url()])
-        .env("WARDEN__SERVER__PUBLIC_URL", format!("\"{}\"", warden.base_url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = warden.local_token("alice", "tool:greet").unwrap();
     let client = warden.client_with_token(&token).await.unwrap();
     let r = call(&client, "sample.greet", json!({ "name": "Ada" })).await.unwrap();
     assert_eq!(text_of(&r), "Hello, Ada! You are alice.");

@@ -2,7 +2,7 @@
 //! which most MCP clients are built on: unauthenticated, with a bearer token, and refused.
 
 use serde_json::json;
-use warden_tests::{Warden, install, ts_sdk_client, warden_binary};
+use warden_tests::{Warden, install, ts_sdk_client};
 
 #[tokio::test]
 async fn the_typescript_sdk_lists_and_calls_tools() {
@@ -26,16 +26,7 @@ async fn the_typescript_sdk_lists_and_calls_tools() {
 async fn the_typescript_sdk_with_a_bearer_token_sees_only_its_tools() {
     let warden =
         Warden::start("[auth]\nmode = \"local\"\n", |dir| install(dir, "sample", "sample")).await.unwrap();
-    let out = std::process::Command::new(warden_binary())
-        .args(["token", "--config"])
-        .arg(warden.root.path().join("server.toml"))
-        .args(["--sub", "ts-user", "--scope", "tool:whoami", "--audience", &warden.mcp_url()])
-        .env("WARDEN__SERVER__PUBLIC_URL", format!("\"{}\"", warden.base_url))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-
+    let token = warden.local_token("ts-user", "tool:whoami").unwrap();
     let (url, t) = (warden.mcp_url(), token.clone());
     let report = tokio::task::spawn_blocking(move || {
         ts_sdk_client(&url, Some(&t), Some(("sample.whoami", json!({}))))
