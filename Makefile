@@ -17,7 +17,7 @@ deps:
 IDP_DIR  := tests/idp
 TS_DIR   := tests/mcp-client-ts
 
-## Test tools: cargo-nextest (from crates.io if it is not installed), the test OpenID provider
+## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
 ## (npm oidc-provider) and the official MCP TypeScript SDK client (Node.js 20+).
 test-deps: deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
