@@ -353,6 +353,16 @@ async fn the_last_good_keys_keep_working_while_the_idp_is_down() {
     let warden = jwt_warden(&idp).await;
     let unused = idp.client_credentials("full", "full-secret", AUD, None).await.unwrap();
     drop(idp); // the IdP goes away; Warden has its keys but has never seen this token
+    // Force a key fetch that fails: a token naming an unknown kid, past the refetch interval.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut header = decode_part(unused.split('.').next().unwrap());
+    header["kid"] = json!("no-such-key");
+    let parts: Vec<&str> = unused.split('.').collect();
+    let unknown = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2]);
+    let r = raw_call(&warden, Some(&format!("Bearer {unknown}")), "sample.get_datetime").await;
+    assert_eq!(r.status(), 401);
+    assert!(warden.log().contains("could not be re-fetched"), "the failed fetch happened:\n{}", warden.log());
+    // The keys from before the failed fetch still verify a token Warden has never seen.
     let r = raw_call(&warden, Some(&format!("Bearer {unused}")), "sample.get_datetime").await;
     assert_eq!(r.status(), 200, "{}", challenge(&r));
     assert_eq!(warden.readyz().await.unwrap()["ready"], true);
