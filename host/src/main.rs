@@ -218,7 +218,7 @@ fn token(
     let bound = config.server.bind;
     let issuer = config.issuer(bound).context("local mode always has an issuer")?;
     let audience = audience.unwrap_or_else(|| config.audience(bound));
-    let issuer_key = warden::auth::local_issuer_for_cli(&config.server.data_dir)?;
+    let issuer_key = warden::auth::local::LocalIssuer::load_or_create(&config.server.data_dir)?;
     println!("{}", issuer_key.mint(&issuer, &audience, sub, scope, ttl)?);
     Ok(())
 }

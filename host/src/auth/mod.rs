@@ -15,7 +15,6 @@ pub mod local;
 mod token_cache;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -300,9 +299,4 @@ pub async fn require_identity(
     }
     request.extensions_mut().insert(identity);
     next.run(request).await
-}
-
-/// Loads the authenticator for a CLI command that mints tokens (`warden token`).
-pub fn local_issuer_for_cli(data_dir: &Path) -> Result<LocalIssuer, AuthSetupError> {
-    Ok(LocalIssuer::load_or_create(data_dir)?)
 }

@@ -184,18 +184,21 @@ impl LoadedPlugin {
     }
 
     async fn describe(&self, runtime: &Runtime) -> Result<Vec<wit::ToolSpec>, LoadError> {
-        let limits = self.manifest.limits;
-        let mut store = self
-            .new_store(runtime, Instant::now() + Duration::from_millis(limits.timeout_ms))
-            .map_err(|e| LoadError::Describe(e.to_string()))?;
+        let mut store = self.new_store(runtime).map_err(|e| LoadError::Describe(e.to_string()))?;
         let run = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             plugin.warden_plugin_tools().call_describe(&mut store).await
         };
-        match tokio::time::timeout(Duration::from_millis(limits.timeout_ms) + TIMEOUT_GRACE, run).await {
-            Err(_) => Err(LoadError::Describe(CallError::Timeout(limits.timeout_ms).to_string())),
-            Ok(Err(e)) => Err(LoadError::Describe(classify(e, &self.manifest).to_string())),
-            Ok(Ok(specs)) => Ok(specs),
+        self.run_limited(run).await.map_err(|e| LoadError::Describe(e.to_string()))
+    }
+
+    /// Runs a guest call under this plugin's wall-time limit, mapping traps to short reasons.
+    async fn run_limited<T>(&self, run: impl Future<Output = wasmtime::Result<T>>) -> Result<T, CallError> {
+        let timeout_ms = self.manifest.limits.timeout_ms;
+        match tokio::time::timeout(Duration::from_millis(timeout_ms) + TIMEOUT_GRACE, run).await {
+            Err(_) => Err(CallError::Timeout(timeout_ms)),
+            Ok(Err(e)) => Err(classify(e, &self.manifest)),
+            Ok(Ok(value)) => Ok(value),
         }
     }
 
@@ -267,8 +270,10 @@ impl LoadedPlugin {
         Ok(warnings)
     }
 
-    fn new_store(&self, runtime: &Runtime, deadline: Instant) -> wasmtime::Result<Store<StoreState>> {
+    /// A fresh store for one call, whose deadline is this plugin's timeout from now.
+    fn new_store(&self, runtime: &Runtime) -> wasmtime::Result<Store<StoreState>> {
         let limits = self.manifest.limits;
+        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
         let mut store =
             Store::new(&runtime.engine, StoreState::new(&self.manifest.name, limits.memory_bytes, deadline));
         store.limiter(|s| &mut s.limits);
@@ -299,10 +304,7 @@ impl LoadedPlugin {
     ) -> Result<String, CallError> {
         let _slot = runtime.acquire_slot().await.ok_or(CallError::Busy)?;
         let limits = self.manifest.limits;
-        let timeout = Duration::from_millis(limits.timeout_ms);
-        let mut store = self
-            .new_store(runtime, Instant::now() + timeout)
-            .map_err(|e| CallError::Internal(e.to_string()))?;
+        let mut store = self.new_store(runtime).map_err(|e| CallError::Internal(e.to_string()))?;
         let identity = to_wit_identity(caller);
         let run = async {
             let db = match self.manifest.database {
@@ -316,12 +318,7 @@ impl LoadedPlugin {
                 .call_call(&mut store, tool, &arguments_json, &identity, borrowed)
                 .await
         };
-        let outcome = match tokio::time::timeout(timeout + TIMEOUT_GRACE, run).await {
-            Err(_) => return Err(CallError::Timeout(limits.timeout_ms)),
-            Ok(Err(e)) => return Err(classify(e, &self.manifest)),
-            Ok(Ok(outcome)) => outcome,
-        };
-        match outcome {
+        match self.run_limited(run).await? {
             Ok(text) if text.len() > limits.max_output_bytes => {
                 Err(CallError::OutputTooLarge { size: text.len(), limit: limits.max_output_bytes })
             }

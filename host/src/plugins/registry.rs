@@ -18,6 +18,8 @@ pub struct Snapshot {
     plugins: BTreeMap<String, Arc<LoadedPlugin>>,
     /// Served tool name -> (plugin, index into its tools). Sorted, so pagination is stable.
     tools: BTreeMap<String, (Arc<LoadedPlugin>, usize)>,
+    /// Changes whenever what `tools/list` would show changes (computed once per snapshot).
+    signature: String,
 }
 
 /// A served tool together with the plugin version that serves it.
@@ -58,27 +60,28 @@ impl Snapshot {
                 tools.insert(tool.name.clone(), (plugin.clone(), index));
             }
         }
-        Snapshot { plugins, tools }
+        let signature = tool_set_signature(&tools);
+        Snapshot { plugins, tools, signature }
     }
+}
 
-    /// A string that changes whenever what `tools/list` would show changes.
-    fn tool_set_signature(&self) -> String {
-        let mut sig = String::new();
-        for (name, (plugin, index)) in &self.tools {
-            let t = &plugin.tools[*index];
-            sig.push_str(name);
-            sig.push('\0');
-            sig.push_str(&t.description);
-            sig.push_str(t.title.as_deref().unwrap_or(""));
-            sig.push_str(&serde_json::Value::Object((*t.input_schema).clone()).to_string());
-            if let Some(o) = &t.output_schema {
-                sig.push_str(&serde_json::Value::Object((**o).clone()).to_string());
-            }
-            sig.push_str(&format!("{:?}", t.grant.scopes));
-            sig.push('\n');
+/// A string that changes whenever what `tools/list` would show changes.
+fn tool_set_signature(tools: &BTreeMap<String, (Arc<LoadedPlugin>, usize)>) -> String {
+    let mut sig = String::new();
+    for (name, (plugin, index)) in tools {
+        let t = &plugin.tools[*index];
+        sig.push_str(name);
+        sig.push('\0');
+        sig.push_str(&t.description);
+        sig.push_str(t.title.as_deref().unwrap_or(""));
+        sig.push_str(&serde_json::to_string(&*t.input_schema).unwrap_or_default());
+        if let Some(o) = &t.output_schema {
+            sig.push_str(&serde_json::to_string(&**o).unwrap_or_default());
         }
-        sig
+        sig.push_str(&format!("{:?}", t.grant.scopes));
+        sig.push('\n');
     }
+    sig
 }
 
 /// Live plugins plus the latest load error per source.
@@ -146,7 +149,7 @@ impl Registry {
         let mut plugins = guard.plugins.clone();
         let result = change(&mut plugins)?;
         let next = Arc::new(Snapshot::rebuilt(plugins));
-        let changed = next.tool_set_signature() != guard.tool_set_signature();
+        let changed = next.signature != guard.signature;
         *guard = next;
         drop(guard);
         if changed {
