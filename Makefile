@@ -3,7 +3,7 @@
 # Both install what is missing first. Plugins build for wasm32-wasip2 into the shared target/.
 
 CARGO    ?= cargo
-EXAMPLES := sample
+EXAMPLES := sample sql orders
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
@@ -12,6 +12,9 @@ RUN_DIR  := run/plugins
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
 	@command -v cc >/dev/null || (apt-get update -qq && apt-get install -y -qq build-essential)
+	@# unixODBC (odbc-api links libodbc) with the PostgreSQL and SQLite3 ODBC drivers.
+	@dpkg -s unixodbc-dev odbc-postgresql libsqliteodbc >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unixodbc unixodbc-dev odbc-postgresql libsqliteodbc)
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 IDP_DIR  := tests/idp
@@ -78,7 +81,7 @@ fmt:
 
 ## Micro-benchmark: one tool call through the runtime.
 bench: plugins
-	$(CARGO) bench -p warden --bench tool_call --bench token_verify
+	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query
 
 ## Load test over HTTP, side by side with a bare axum handler (needs wrk).
 load: plugins

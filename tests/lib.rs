@@ -19,7 +19,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 mod idp;
+mod pg;
 pub use idp::Idp;
+pub use pg::{ALICE_ORDERS, BOB_ORDERS, PgFixture, psql};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

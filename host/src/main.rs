@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 use warden::auth::Authenticator;
 use warden::config::{AuthMode, Config};
+use warden::db::Database;
 use warden::http::AppState;
 use warden::mcp::McpState;
 use warden::plugins::{LoadReport, PluginDirectory, Registry, Runtime};
@@ -114,7 +115,8 @@ fn build(config_path: Option<PathBuf>) -> anyhow::Result<Parts> {
         .with_context(|| format!("server.data_dir: cannot create {}", config.server.data_dir.display()))?;
     std::fs::create_dir_all(&config.plugins.dir)
         .with_context(|| format!("plugins.dir: cannot create {}", config.plugins.dir.display()))?;
-    let runtime = Arc::new(Runtime::new(&config.runtime, &config.server.data_dir)?);
+    let database = Database::open(&config)?;
+    let runtime = Arc::new(Runtime::new(&config.runtime, &config.server.data_dir)?.with_database(database));
     let registry = Arc::new(Registry::default());
     let directory = PluginDirectory::new(
         config.plugins.dir.clone(),

@@ -24,6 +24,7 @@
 //! ```
 
 mod context;
+pub mod db;
 mod tools;
 
 pub use context::{Caller, Context, Database, LogLevel};

@@ -49,17 +49,17 @@ pub fn identity_from_claims(claims: Map<String, Value>, rules: &ClaimRules) -> O
     }))
 }
 
-/// The first claim in `order` that yields a safe user name.
+/// The user name from the first claim in `order` that is present. If that claim's value is not a
+/// safe user name, there is no user name: falling through to a later claim would act as someone
+/// the IdP did not name, so the database refuses the call instead.
 fn resolve_username(claims: &Map<String, Value>, order: &[String]) -> Option<String> {
-    order.iter().find_map(|rule| {
-        let candidate = match rule.as_str() {
-            "email_prefix" => claims.get("email")?.as_str()?.split_once('@')?.0.to_owned(),
-            // Federated subjects look like "google-oauth2|1234": keep the part after the last '|'.
-            "sub" => claims.get("sub")?.as_str()?.rsplit('|').next()?.to_owned(),
-            other => claims.get(other)?.as_str()?.to_owned(),
-        };
-        is_safe_username(&candidate).then_some(candidate)
-    })
+    let candidate = order.iter().find_map(|rule| match rule.as_str() {
+        "email_prefix" => Some(claims.get("email")?.as_str()?.split_once('@')?.0.to_owned()),
+        // Federated subjects look like "google-oauth2|1234": keep the part after the last '|'.
+        "sub" => Some(claims.get("sub")?.as_str()?.rsplit('|').next()?.to_owned()),
+        other => Some(claims.get(other)?.as_str()?.to_owned()),
+    })?;
+    is_safe_username(&candidate).then_some(candidate)
 }
 
 /// A user name safe to hand to a database as an identifier: 1-63 bytes of ASCII letters,
@@ -99,12 +99,12 @@ mod tests {
     }
 
     #[test]
-    fn username_follows_the_claim_order_and_skips_unsafe_values() {
+    fn username_follows_the_claim_order_and_an_unsafe_value_gives_none() {
         let i = id(json!({"sub": "auth0|u1", "email": "jane.doe@example.com"})).unwrap();
         assert_eq!(i.data().username.as_deref(), Some("jane.doe"));
         let i =
             id(json!({"sub": "google-oauth2|bob", "preferred_username": "x\"; DROP TABLE t; --"})).unwrap();
-        assert_eq!(i.data().username.as_deref(), Some("bob"), "the unsafe claim is skipped");
+        assert_eq!(i.data().username, None, "an unsafe claim is not replaced by a later one");
         let i = id(json!({"sub": "auth0|1234"})).unwrap();
         assert_eq!(i.data().username, None, "a name must start with a letter");
         let long = "a".repeat(70);

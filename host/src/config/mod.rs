@@ -5,6 +5,7 @@
 //! the value is read as a TOML value when it parses as one, otherwise as a string. Validation
 //! errors name the field and say how to fix it.
 
+mod database;
 mod env;
 mod validate;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect, resolve_reference};
 pub use validate::ConfigError;
 
 /// The whole server configuration.
@@ -27,6 +29,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// Sandbox limits and instance pool.
     pub runtime: RuntimeConfig,
+    /// The ODBC data source plugins query as their caller.
+    pub database: DatabaseConfig,
 }
 
 /// `[server]`

@@ -104,3 +104,48 @@ fn introspection_needs_its_endpoint_and_credentials() {
     assert_eq!(ok.auth.introspection_client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
     assert!(!format!("{ok:?}").contains("s3cret"), "Debug must not show the secret");
 }
+
+#[test]
+fn database_misconfigurations_are_all_named_with_a_fix() {
+    let err = load(
+        "[database]\nconnection_string = \"env:WARDEN_TEST_SURELY_UNSET_VAR\"\ndialect = \"mysql\"\n\
+         impersonation = \"set-role\"\npool_size = 0\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    for needle in
+        ["database.pool_size", "database.impersonation", "PostgreSQL", "WARDEN_TEST_SURELY_UNSET_VAR"]
+    {
+        assert!(err.contains(needle), "{needle} missing from: {err}");
+    }
+    let err = load("[database]\nconnection_string = \"Driver=x;\"\nimpersonation = \"custom\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("database.impersonate_statement") && err.contains("database.current_user_query"),
+        "{err}"
+    );
+    let err = load("[database]\nimpersonation = \"set-role\"\ndialect = \"postgresql\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("embedded SQLite demo"), "{err}");
+}
+
+#[test]
+fn database_password_reference_is_resolved_and_braced() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "p;w}d\n").unwrap();
+    let c = load(
+        &format!(
+            "[database]\nconnection_string = \"Driver=x;Uid=u\"\npassword = \"file:{}\"\n",
+            secret.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    let resolved = c.database.resolved_connection_string(std::path::Path::new("/tmp")).unwrap();
+    assert_eq!(resolved, "Driver=x;Uid=u;PWD={p;w}}d};");
+    assert!(!format!("{:?}", c.database).contains("p;w"), "the password reached Debug output");
+}

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{AuthMode, Config};
+use super::{AuthMode, Config, Impersonation, SqlDialect};
 
 /// One thing wrong with the configuration: which field, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +73,7 @@ impl Config {
             );
         }
         self.validate_auth(&mut bad);
+        self.validate_database(&mut bad);
         if let Some(url) = &self.server.public_url {
             match url.split_once("://") {
                 Some(("http" | "https", rest)) if !rest.is_empty() && !rest.contains(['?', '#']) => {}
@@ -149,6 +150,72 @@ impl Config {
         }
 
         if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
+    }
+
+    fn validate_database(&self, bad: &mut impl FnMut(&str, String, &str)) {
+        let db = &self.database;
+        if !db.enabled {
+            return;
+        }
+        if !(1..=1000).contains(&db.pool_size) {
+            bad(
+                "database.pool_size",
+                format!("{} is out of range", db.pool_size),
+                "use 1 to 1000 connections",
+            );
+        }
+        if db.max_rows == 0 {
+            bad(
+                "database.max_rows",
+                "0 would return no rows at all".into(),
+                "use at least 1 (the default is 1000)",
+            );
+        }
+        if db.max_bytes < 1024 {
+            bad("database.max_bytes", format!("{} bytes is too small", db.max_bytes), "use at least 1024");
+        }
+        if db.statement_timeout_ms == 0 || db.acquire_timeout_ms == 0 {
+            bad(
+                "database.statement_timeout_ms",
+                "statement_timeout_ms and acquire_timeout_ms must be above 0".into(),
+                "set a positive number of milliseconds",
+            );
+        }
+        let postgres_only =
+            matches!(db.impersonation, Impersonation::SetRole | Impersonation::SetSessionAuthorization);
+        if postgres_only && db.dialect != SqlDialect::Postgresql {
+            bad(
+                "database.impersonation",
+                format!("{:?} is PostgreSQL's, but database.dialect is {:?}", db.impersonation, db.dialect),
+                "use impersonation = \"custom\" with impersonate_statement/revert_statement/current_user_query for other databases",
+            );
+        }
+        if db.impersonation == Impersonation::Custom {
+            for (field, value) in [
+                ("database.impersonate_statement", &db.impersonate_statement),
+                ("database.current_user_query", &db.current_user_query),
+            ] {
+                if value.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                    bad(
+                        field,
+                        "is required with impersonation = \"custom\"".into(),
+                        "e.g. impersonate_statement = \"EXECUTE AS USER = ?\", revert_statement = \"REVERT\", current_user_query = \"SELECT USER_NAME()\"",
+                    );
+                }
+            }
+        }
+        if db.is_embedded_demo() {
+            if db.impersonation != Impersonation::None || db.dialect != SqlDialect::Sqlite {
+                bad(
+                    "database.connection_string",
+                    "is not set, so the embedded SQLite demo is used, which has no users to impersonate"
+                        .into(),
+                    "set connection_string (and dialect) to your database, or use dialect = \"sqlite\" with impersonation = \"none\"",
+                );
+            }
+        } else if let Err(problem) = db.resolved_connection_string(&self.server.data_dir) {
+            bad("database.connection_string", problem, "set the variable or file, or write the value itself");
+        }
     }
 
     fn validate_auth(&self, bad: &mut impl FnMut(&str, String, &str)) {

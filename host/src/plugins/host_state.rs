@@ -7,14 +7,15 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::warden::plugin::{database, log};
+use crate::db::{CallSession, DbError, Rows, SqlValue};
 
 /// Longest log line a plugin may write; longer ones are cut.
 const MAX_LOG_LINE: usize = 2048;
 /// Log lines a plugin may write per call; further lines are dropped.
 const MAX_LOG_LINES: u32 = 64;
 
-/// The database capability lent to a plugin for one call. Until the database work lands it
-/// grants nothing: every statement is answered `not-permitted`.
+/// The database capability lent to a plugin for one call. It holds no connection or
+/// credential: statements go through the store's [`CallSession`], which the host ends after the call.
 #[derive(Debug)]
 pub struct QueryHandle;
 
@@ -27,6 +28,7 @@ pub struct StoreState {
     pub(crate) deadline: Instant,
     plugin: String,
     log_lines: u32,
+    db: Option<CallSession>,
 }
 
 impl StoreState {
@@ -47,12 +49,23 @@ impl StoreState {
             deadline,
             plugin: plugin.to_owned(),
             log_lines: 0,
+            db: None,
         }
     }
 
-    /// Lends a query handle for this call.
-    pub fn lend_query_handle(&mut self) -> wasmtime::Result<Resource<QueryHandle>> {
+    /// Lends a query handle for this call, backed by `session` (`None`: the server has no
+    /// database, and every statement is answered `unavailable`).
+    pub fn lend_query_handle(
+        &mut self,
+        session: Option<CallSession>,
+    ) -> wasmtime::Result<Resource<QueryHandle>> {
+        self.db = session;
         Ok(self.table.push(QueryHandle)?)
+    }
+
+    /// Takes the call's database session back so the host can end it.
+    pub fn take_db_session(&mut self) -> Option<CallSession> {
+        self.db.take()
     }
 }
 
@@ -94,7 +107,7 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-const NOT_YET: &str = "database access is not available on this server yet";
+const NO_DATABASE: &str = "this server has no database configured (database.enabled = false)";
 
 impl database::Host for StoreState {}
 
@@ -102,19 +115,27 @@ impl database::HostQueryHandle for StoreState {
     async fn query(
         &mut self,
         _handle: Resource<QueryHandle>,
-        _sql: String,
-        _params: Vec<database::Value>,
+        sql: String,
+        params: Vec<database::Value>,
     ) -> Result<database::Rows, database::DbError> {
-        Err(database::DbError::NotPermitted(NOT_YET.into()))
+        let Some(session) = self.db.as_mut() else {
+            return Err(database::DbError::Unavailable(NO_DATABASE.into()));
+        };
+        let params = params.into_iter().map(from_wit).collect();
+        session.query(&sql, params).await.map(to_wit_rows).map_err(to_wit_error)
     }
 
     async fn execute(
         &mut self,
         _handle: Resource<QueryHandle>,
-        _sql: String,
-        _params: Vec<database::Value>,
+        sql: String,
+        params: Vec<database::Value>,
     ) -> Result<u64, database::DbError> {
-        Err(database::DbError::NotPermitted(NOT_YET.into()))
+        let Some(session) = self.db.as_mut() else {
+            return Err(database::DbError::Unavailable(NO_DATABASE.into()));
+        };
+        let params = params.into_iter().map(from_wit).collect();
+        session.execute(&sql, params).await.map_err(to_wit_error)
     }
 
     async fn drop(&mut self, handle: Resource<QueryHandle>) -> wasmtime::Result<()> {
@@ -124,3 +145,43 @@ impl database::HostQueryHandle for StoreState {
 }
 
 impl super::bindings::warden::plugin::types::Host for StoreState {}
+
+fn from_wit(v: database::Value) -> SqlValue {
+    match v {
+        database::Value::Null => SqlValue::Null,
+        database::Value::Boolean(b) => SqlValue::Bool(b),
+        database::Value::Int(i) => SqlValue::Int(i),
+        database::Value::Float(f) => SqlValue::Float(f),
+        database::Value::Text(s) => SqlValue::Text(s),
+        database::Value::Bytes(b) => SqlValue::Bytes(b),
+    }
+}
+
+fn to_wit_value(v: SqlValue) -> database::Value {
+    match v {
+        SqlValue::Null => database::Value::Null,
+        SqlValue::Bool(b) => database::Value::Boolean(b),
+        SqlValue::Int(i) => database::Value::Int(i),
+        SqlValue::Float(f) => database::Value::Float(f),
+        SqlValue::Text(s) => database::Value::Text(s),
+        SqlValue::Bytes(b) => database::Value::Bytes(b),
+    }
+}
+
+fn to_wit_rows(rows: Rows) -> database::Rows {
+    database::Rows {
+        columns: rows.columns,
+        rows: rows.rows.into_iter().map(|r| r.into_iter().map(to_wit_value).collect()).collect(),
+        truncated: rows.truncated,
+    }
+}
+
+fn to_wit_error(e: DbError) -> database::DbError {
+    match e {
+        DbError::NotPermitted(m) => database::DbError::NotPermitted(m),
+        DbError::Denied(m) => database::DbError::Denied(m),
+        DbError::Invalid(m) => database::DbError::Invalid(m),
+        DbError::Timeout => database::DbError::Timeout,
+        DbError::Unavailable(m) => database::DbError::Unavailable(m),
+    }
+}

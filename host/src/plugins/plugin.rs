@@ -15,6 +15,7 @@ use super::host_state::StoreState;
 use super::manifest::{DatabaseAccess, Manifest, ToolGrant, is_valid_tool_name};
 use super::runtime::Runtime;
 use crate::auth::Identity;
+use crate::db::Grant;
 
 /// Extra wall time allowed past the epoch deadline before the call future itself is dropped
 /// (covers a guest parked in a host call, which an epoch cannot interrupt).
@@ -306,10 +307,19 @@ impl LoadedPlugin {
         let limits = self.manifest.limits;
         let mut store = self.new_store(runtime).map_err(|e| CallError::Internal(e.to_string()))?;
         let identity = to_wit_identity(caller);
+        let grant = match self.manifest.database {
+            DatabaseAccess::None => None,
+            DatabaseAccess::ReadOnly => Some(Grant::ReadOnly),
+            DatabaseAccess::ReadWrite => Some(Grant::ReadWrite),
+        };
+        let deadline = store.data().deadline;
         let run = async {
-            let db = match self.manifest.database {
-                DatabaseAccess::None => None,
-                _ => Some(store.data_mut().lend_query_handle()?),
+            let db = match grant {
+                None => None,
+                Some(grant) => {
+                    let session = runtime.database.as_ref().map(|db| db.session(caller, grant, deadline));
+                    Some(store.data_mut().lend_query_handle(session)?)
+                }
             };
             let plugin = self.pre.instantiate_async(&mut store).await?;
             let borrowed = db.as_ref().map(|r| wasmtime::component::Resource::new_borrow(r.rep()));
@@ -318,7 +328,11 @@ impl LoadedPlugin {
                 .call_call(&mut store, tool, &arguments_json, &identity, borrowed)
                 .await
         };
-        match self.run_limited(run).await? {
+        let result = self.run_limited(run).await;
+        if let Some(session) = store.data_mut().take_db_session() {
+            session.finish(matches!(result, Ok(Ok(_)))).await;
+        }
+        match result? {
             Ok(text) if text.len() > limits.max_output_bytes => {
                 Err(CallError::OutputTooLarge { size: text.len(), limit: limits.max_output_bytes })
             }

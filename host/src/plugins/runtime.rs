@@ -16,6 +16,7 @@ use super::bindings::Plugin;
 use super::cache::CompiledCache;
 use super::host_state::StoreState;
 use crate::config::RuntimeConfig;
+use crate::db::Database;
 
 /// How often the epoch advances; wall-time limits are checked (and long-running guests yield to
 /// other tasks) at this granularity.
@@ -56,9 +57,17 @@ pub struct Runtime {
     slots: Arc<Semaphore>,
     queue_timeout: Duration,
     ticker_stop: Arc<AtomicBool>,
+    /// The database lent to plugins whose manifest grants access (`None`: no database).
+    pub(crate) database: Option<Arc<Database>>,
 }
 
 impl Runtime {
+    /// Lends `database` to plugins whose manifest grants access.
+    pub fn with_database(mut self, database: Option<Arc<Database>>) -> Runtime {
+        self.database = database;
+        self
+    }
+
     /// Builds the engine from the `[runtime]` settings, with its cache under `data_dir`.
     pub fn new(config: &RuntimeConfig, data_dir: &Path) -> Result<Runtime, RuntimeError> {
         let engine_err = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
@@ -105,6 +114,7 @@ impl Runtime {
             slots: Arc::new(Semaphore::new(config.max_instances as usize)),
             queue_timeout: Duration::from_millis(config.queue_timeout_ms),
             ticker_stop,
+            database: None,
         })
     }
 

@@ -1,0 +1,148 @@
+//! `[database]`: the ODBC data source plugins reach through their query handle.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::Secret;
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Turn database access off entirely: no pool, and plugins granted access get `unavailable`.
+    pub enabled: bool,
+    /// ODBC connection string. Unset: the embedded demo, a SQLite file `demo.sqlite` in
+    /// `server.data_dir` through the SQLite3 ODBC driver, created with demo data on first start.
+    /// May be a reference: `env:NAME` or `file:PATH`.
+    pub connection_string: Option<Secret>,
+    /// Password appended to the connection string as `PWD`; `env:NAME` or `file:PATH` keeps it out of the file.
+    pub password: Option<Secret>,
+    /// SQL dialect: how plugin statements are parsed and how impersonation is spoken.
+    pub dialect: SqlDialect,
+    /// How the caller is impersonated inside each call's transaction.
+    pub impersonation: Impersonation,
+    /// `custom` impersonation: the statement that starts acting as the user; `?` is bound to the name.
+    pub impersonate_statement: Option<String>,
+    /// `custom` impersonation: the statement that stops acting as the user (run before the transaction ends).
+    pub revert_statement: Option<String>,
+    /// `custom` impersonation: a query whose single value is the effective user name.
+    pub current_user_query: Option<String>,
+    /// How the database user name is derived from the token's user name.
+    pub name_case: NameCase,
+    /// Connections kept open at most.
+    pub pool_size: usize,
+    /// How long a call waits for a free connection, in milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// Longest a single statement may run, in milliseconds (also capped by the plugin's own timeout).
+    pub statement_timeout_ms: u64,
+    /// Most rows one query returns; more set `truncated`.
+    pub max_rows: usize,
+    /// Most bytes of values one query returns; more set `truncated`.
+    pub max_bytes: usize,
+    /// A connection idle longer than this is pinged before it is lent out, in milliseconds.
+    pub health_check_idle_ms: u64,
+}
+
+/// SQL dialect of the data source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlDialect {
+    /// PostgreSQL (psqlODBC).
+    Postgresql,
+    /// SQLite (SQLite3 ODBC driver).
+    Sqlite,
+    /// MySQL / MariaDB.
+    Mysql,
+    /// Microsoft SQL Server.
+    Mssql,
+    /// Anything else (e.g. Actian/Ingres): ANSI parsing.
+    Generic,
+}
+
+/// How a call acts as its caller in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Impersonation {
+    /// Statements run as the pool login (the caller is only audited).
+    None,
+    /// PostgreSQL `SET LOCAL SESSION AUTHORIZATION` (the pool login must be a superuser).
+    SetSessionAuthorization,
+    /// PostgreSQL `SET LOCAL ROLE` (the pool login must be a member of each user's role).
+    SetRole,
+    /// `impersonate_statement` / `revert_statement` / `current_user_query` (SQL Server, Ingres...).
+    Custom,
+}
+
+/// Case applied to the user name before it is used as a database user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NameCase {
+    /// As the token says.
+    Preserve,
+    /// Lower case (PostgreSQL folds unquoted names this way).
+    Lower,
+    /// Upper case.
+    Upper,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            enabled: true,
+            connection_string: None,
+            password: None,
+            dialect: SqlDialect::Sqlite,
+            impersonation: Impersonation::None,
+            impersonate_statement: None,
+            revert_statement: None,
+            current_user_query: None,
+            name_case: NameCase::Preserve,
+            pool_size: 4,
+            acquire_timeout_ms: 2_000,
+            statement_timeout_ms: 5_000,
+            max_rows: 1_000,
+            max_bytes: 1024 * 1024,
+            health_check_idle_ms: 30_000,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// True when no connection string is set, so the embedded SQLite demo is served.
+    pub fn is_embedded_demo(&self) -> bool {
+        self.connection_string.is_none()
+    }
+
+    /// The connection string to open, with references resolved and the password appended.
+    pub fn resolved_connection_string(&self, data_dir: &Path) -> Result<String, String> {
+        let mut text = match &self.connection_string {
+            Some(s) => resolve_reference("database.connection_string", s.expose())?,
+            None => format!("Driver=SQLite3;Database={};", data_dir.join("demo.sqlite").display()),
+        };
+        if let Some(p) = &self.password {
+            let password = resolve_reference("database.password", p.expose())?;
+            if !text.trim_end().ends_with(';') && !text.is_empty() {
+                text.push(';');
+            }
+            // ODBC braces a value with special characters; a '}' inside is doubled.
+            text.push_str(&format!("PWD={{{}}};", password.replace('}', "}}")));
+        }
+        Ok(text)
+    }
+}
+
+/// Resolves a secret setting: `env:NAME` reads the environment, `file:PATH` reads a file
+/// (trailing newline dropped), anything else is the value itself. Errors name `field`.
+pub fn resolve_reference(field: &str, value: &str) -> Result<String, String> {
+    if let Some(name) = value.strip_prefix("env:") {
+        std::env::var(name)
+            .map_err(|_| format!("{field} refers to the environment variable {name}, which is not set"))
+    } else if let Some(path) = value.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|e| format!("{field} refers to the file {path}, which cannot be read: {e}"))
+    } else {
+        Ok(value.to_owned())
+    }
+}

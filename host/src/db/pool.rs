@@ -1,0 +1,182 @@
+//! A small bounded pool of ODBC connections.
+//!
+//! odbc-api has no pool of its own and unixODBC's is process-global and opaque, so this one is
+//! ours: a semaphore bounds how many connections exist, idle ones wait in a stack (the most
+//! recently used first, so a quiet pool keeps warm connections), and a connection whose state is
+//! in doubt is dropped rather than returned. Connecting and everything else that talks to the
+//! driver happens on blocking threads.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use odbc_api::{Connection, ConnectionOptions, Environment};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::DbError;
+
+/// Counters describing pool use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Most connections at once.
+    pub size: usize,
+    /// Connections lent out now.
+    pub in_use: usize,
+    /// Idle connections now.
+    pub idle: usize,
+    /// Connections opened since start.
+    pub opened: u64,
+    /// Connections dropped because their state was in doubt or the server went away.
+    pub discarded: u64,
+    /// Calls that found no free connection in time.
+    pub acquire_timeouts: u64,
+}
+
+pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: &'static Environment,
+    connection_string: String,
+    size: usize,
+    acquire_timeout: Duration,
+    slots: Arc<Semaphore>,
+    idle: Mutex<Vec<Idle>>,
+    opened: AtomicU64,
+    discarded: AtomicU64,
+    acquire_timeouts: AtomicU64,
+}
+
+struct Idle {
+    conn: Connection<'static>,
+    login: String,
+    since: Instant,
+}
+
+/// A slot in the pool, and the connection in it once one is open. Must go back through
+/// [`Lease::release`]; dropped otherwise, its connection is rolled back and closed.
+pub(crate) struct Lease {
+    inner: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+    /// The connection, once opened or taken from the idle stack.
+    pub conn: Option<Connection<'static>>,
+    /// The pool login's user name, learnt when the connection opened ("" when not impersonating).
+    pub login: String,
+    /// How long the connection sat idle before this lease (zero if new).
+    pub idle_for: Duration,
+}
+
+impl Pool {
+    pub fn new(
+        env: &'static Environment,
+        connection_string: String,
+        size: usize,
+        acquire_timeout: Duration,
+    ) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                env,
+                connection_string,
+                size,
+                acquire_timeout,
+                slots: Arc::new(Semaphore::new(size)),
+                idle: Mutex::new(Vec::with_capacity(size)),
+                opened: AtomicU64::new(0),
+                discarded: AtomicU64::new(0),
+                acquire_timeouts: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Waits up to the acquire timeout for a slot, and takes an idle connection if there is one.
+    pub async fn acquire(&self) -> Result<Lease, DbError> {
+        let inner = &self.inner;
+        let permit =
+            match tokio::time::timeout(inner.acquire_timeout, inner.slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(DbError::Unavailable("the database pool is closed".into())),
+                Err(_) => {
+                    inner.acquire_timeouts.fetch_add(1, Ordering::Relaxed);
+                    return Err(DbError::Unavailable(format!(
+                        "no database connection became free within {} ms (all {} in use); \
+                     raise database.pool_size or database.acquire_timeout_ms",
+                        inner.acquire_timeout.as_millis(),
+                        inner.size
+                    )));
+                }
+            };
+        let idle = inner.idle.lock().ok().and_then(|mut stack| stack.pop());
+        let (conn, login, idle_for) = match idle {
+            Some(i) => (Some(i.conn), i.login, i.since.elapsed()),
+            None => (None, String::new(), Duration::ZERO),
+        };
+        Ok(Lease { inner: inner.clone(), _permit: permit, conn, login, idle_for })
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let inner = &self.inner;
+        let idle = inner.idle.lock().map(|s| s.len()).unwrap_or(0);
+        PoolStats {
+            size: inner.size,
+            in_use: inner.size - inner.slots.available_permits(),
+            idle,
+            opened: inner.opened.load(Ordering::Relaxed),
+            discarded: inner.discarded.load(Ordering::Relaxed),
+            acquire_timeouts: inner.acquire_timeouts.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Lease {
+    /// Opens a new connection in this slot (blocking), in manual-commit mode.
+    pub fn connect(&mut self) -> Result<&Connection<'static>, odbc_api::Error> {
+        self.discard();
+        let conn = self
+            .inner
+            .env
+            .connect_with_connection_string(&self.inner.connection_string, ConnectionOptions::default())?;
+        self.inner.opened.fetch_add(1, Ordering::Relaxed);
+        conn.set_autocommit(false)?;
+        self.idle_for = Duration::ZERO;
+        self.login.clear();
+        Ok(self.conn.insert(conn))
+    }
+
+    /// Drops the connection (blocking): rolled back, then closed. The slot stays taken.
+    pub fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.inner.discarded.fetch_add(1, Ordering::Relaxed);
+            close(conn);
+        }
+    }
+
+    /// Returns the connection to the idle stack (its transaction must have ended) and frees the slot.
+    pub fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let idle = Idle { conn, login: std::mem::take(&mut self.login), since: Instant::now() };
+            match self.inner.idle.lock() {
+                Ok(mut stack) => stack.push(idle),
+                Err(_) => close(idle.conn),
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // Reached only when a call did not finish normally (cancelled by its deadline, or a
+        // panic): the connection's state is unknown, so it is not reused.
+        self.discard();
+    }
+}
+
+/// Rolls back and closes `conn`. odbc-api panics if a disconnect fails; a broken connection
+/// must never take the host down, so that is contained here.
+fn close(conn: Connection<'static>) {
+    let _ = conn.rollback();
+    if std::panic::catch_unwind(AssertUnwindSafe(move || drop(conn))).is_err() {
+        tracing::warn!("closing a database connection failed; it was abandoned");
+    }
+}

@@ -1,0 +1,412 @@
+//! One plugin call's use of the database: a lazily opened transaction that acts as the caller.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use odbc_api::handles::slice_to_cow_utf8;
+
+use super::guard::{self, Grant, GuardError, Purpose};
+use super::pool::Lease;
+use super::rows::{bind, fetch};
+use super::{Database, DbError, Rows, Settings, SqlValue};
+
+/// The database side of one plugin call. Takes a connection on the first statement and keeps it,
+/// inside one transaction, until [`CallSession::finish`].
+pub struct CallSession {
+    db: Arc<Database>,
+    user: Result<String, DbError>,
+    grant: Grant,
+    deadline: Instant,
+    lease: Option<Lease>,
+    /// Why opening the transaction failed, if it did: later statements of the call get the same answer.
+    open_failed: Option<DbError>,
+    /// A statement failed, so the call's writes are not committed.
+    statement_failed: bool,
+}
+
+/// What a statement produced.
+enum Outcome {
+    Rows(Rows),
+    Count(u64),
+}
+
+impl CallSession {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        user: Result<String, DbError>,
+        grant: Grant,
+        deadline: Instant,
+    ) -> Self {
+        CallSession { db, user, grant, deadline, lease: None, open_failed: None, statement_failed: false }
+    }
+
+    /// Runs one read statement with bound `params`.
+    pub async fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Rows, DbError> {
+        match self.run(sql, params, Purpose::Query).await? {
+            Outcome::Rows(rows) => Ok(rows),
+            Outcome::Count(_) => Ok(Rows::default()),
+        }
+    }
+
+    /// Runs one write statement with bound `params`; returns the affected row count.
+    pub async fn execute(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<u64, DbError> {
+        match self.run(sql, params, Purpose::Execute).await? {
+            Outcome::Count(n) => Ok(n),
+            Outcome::Rows(rows) => Ok(rows.rows.len() as u64),
+        }
+    }
+
+    async fn run(&mut self, sql: &str, params: Vec<SqlValue>, purpose: Purpose) -> Result<Outcome, DbError> {
+        let user = self.user.clone()?;
+        let settings = &self.db.settings;
+        let checked = guard::check(sql, settings.plan.dialect, self.grant, purpose).map_err(|e| match e {
+            GuardError::Invalid(m) => DbError::Invalid(m),
+            GuardError::NotPermitted(m) => DbError::NotPermitted(m),
+        })?;
+        if checked.placeholders != params.len() {
+            return Err(DbError::Invalid(format!(
+                "the statement has {} placeholder(s) but {} parameter(s) were given",
+                checked.placeholders,
+                params.len()
+            )));
+        }
+        if let Some(e) = &self.open_failed {
+            return Err(e.clone());
+        }
+        let timeout = self.statement_timeout()?;
+        let mut lease = match self.lease.take() {
+            Some(lease) => lease,
+            None => {
+                let mut lease = self.db.pool.acquire().await?;
+                let settings = settings.clone();
+                let read_only = self.grant == Grant::ReadOnly;
+                let (lease_back, opened) = blocking(move || {
+                    let result = open(&mut lease, &settings, &user, read_only, timeout);
+                    (lease, result)
+                })
+                .await?;
+                lease = lease_back;
+                if let Err(e) = opened {
+                    // The connection (if it survived) is ended and checked in finish().
+                    self.lease = Some(lease);
+                    self.open_failed = Some(e.clone());
+                    return Err(e);
+                }
+                lease
+            }
+        };
+
+        let settings = settings.clone();
+        let user = self.user.clone()?;
+        let (lease_back, result) = blocking(move || {
+            let result = statement(&mut lease, &settings, &user, &checked.sql, &params, purpose, timeout);
+            (lease, result)
+        })
+        .await?;
+        self.lease = Some(lease_back);
+        if result.is_err() {
+            self.statement_failed = true;
+        }
+        result
+    }
+
+    /// The time a statement may take now: the configured limit, cut to what is left of the call.
+    fn statement_timeout(&self) -> Result<Duration, DbError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(DbError::Timeout);
+        }
+        Ok(self.db.settings.statement_timeout.min(left))
+    }
+
+    /// Ends the call's transaction: commits when the call succeeded under a read-write grant and
+    /// every statement succeeded, otherwise rolls back; then confirms the connection is the pool
+    /// login again before it goes back to the pool, or drops it.
+    pub async fn finish(mut self, call_succeeded: bool) {
+        let Some(lease) = self.lease.take() else { return };
+        let commit = call_succeeded && self.grant == Grant::ReadWrite && !self.statement_failed;
+        let settings = self.db.settings.clone();
+        let _ = blocking(move || end(lease, &settings, commit)).await;
+    }
+}
+
+impl Drop for CallSession {
+    fn drop(&mut self) {
+        // A call cancelled before finish(): the lease's own drop rolls back and closes the
+        // connection, which blocks, so it is done off the async workers when possible.
+        if let Some(lease) = self.lease.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    handle.spawn_blocking(move || drop(lease));
+                }
+                Err(_) => drop(lease),
+            }
+        }
+    }
+}
+
+/// Runs `f` on a blocking thread; a panic there becomes `Unavailable` instead of reaching the caller.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, DbError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "database worker failed");
+        DbError::Unavailable("internal database error".into())
+    })
+}
+
+/// A failure from the driver, classified.
+struct DriverFailure {
+    error: DbError,
+    /// The connection can no longer be trusted or used.
+    broken: bool,
+}
+
+fn classify(e: &odbc_api::Error) -> DriverFailure {
+    match e {
+        odbc_api::Error::Diagnostics { record, .. } => {
+            let state = record.state.as_str();
+            let message = clean_message(&slice_to_cow_utf8(&record.message));
+            let broken = state.starts_with("08") || state == "HY000" && is_link_message(&message);
+            let error = match state {
+                "42501" => DbError::Denied(message),
+                "57014" | "HYT00" | "HYT01" => DbError::Timeout,
+                "25006" => DbError::NotPermitted(message),
+                s if s.starts_with("08") => DbError::Unavailable(message),
+                _ => DbError::Invalid(message),
+            };
+            DriverFailure { broken, error }
+        }
+        other => {
+            DriverFailure { error: DbError::Unavailable(clean_message(&other.to_string())), broken: true }
+        }
+    }
+}
+
+/// psqlODBC reports a lost server as `HY000` with one of these texts.
+fn is_link_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["could not send", "no connection", "server closed", "connection", "terminating"]
+        .iter()
+        .any(|k| m.contains(k))
+}
+
+/// The first line of a driver message, without the driver's own prefixes and trailers.
+fn clean_message(message: &str) -> String {
+    let first = message.split([';', '\n']).map(str::trim).find(|l| !l.is_empty()).unwrap_or("database error");
+    let first = first.strip_prefix("ERROR:").map(str::trim).unwrap_or(first);
+    let mut text = first.to_owned();
+    text.truncate(500);
+    text
+}
+
+/// Opens the call on `lease`: connects or checks the connection, then impersonates `user`, sets
+/// the time limit and read-only mode, and confirms `current_user`. A connection found dead before
+/// anything of the plugin's ran is replaced once.
+fn open(
+    lease: &mut Lease,
+    settings: &Settings,
+    user: &str,
+    read_only: bool,
+    timeout: Duration,
+) -> Result<(), DbError> {
+    for attempt in 0..2 {
+        let fresh = lease.conn.is_none();
+        if fresh {
+            connect(lease, settings)?;
+        } else if lease.idle_for >= settings.health_check_idle
+            && let Some(conn) = &lease.conn
+            && conn.execute("SELECT 1", (), None).and_then(|_| conn.rollback()).is_err()
+        {
+            lease.discard();
+            continue;
+        }
+        match impersonate(lease, settings, user, read_only, timeout) {
+            Ok(()) => return Ok(()),
+            Err(f) if f.broken && !fresh && attempt == 0 => {
+                tracing::info!("database connection was lost while idle; reconnecting");
+                lease.discard();
+            }
+            Err(f) => {
+                if f.broken {
+                    lease.discard();
+                }
+                return Err(f.error);
+            }
+        }
+    }
+    Err(DbError::Unavailable("the database connection could not be re-established".into()))
+}
+
+fn connect(lease: &mut Lease, settings: &Settings) -> Result<(), DbError> {
+    let conn = lease.connect().map_err(|e| {
+        let failure = classify(&e);
+        tracing::warn!(error = %failure.error, "cannot connect to the database");
+        match failure.error {
+            DbError::Unavailable(m) => DbError::Unavailable(m),
+            other => DbError::Unavailable(other.to_string()),
+        }
+    })?;
+    if let Some(query) = settings.plan.login_query() {
+        let values = scalar_texts(conn, query, &[])
+            .map_err(|e| DbError::Unavailable(classify(&e).error.to_string()))?;
+        let _ = conn.rollback();
+        match values.first() {
+            Some(login) if values.iter().all(|v| v == login) => lease.login = login.clone(),
+            _ => {
+                lease.discard();
+                return Err(DbError::Unavailable("the pool login's identity could not be read".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn impersonate(
+    lease: &mut Lease,
+    settings: &Settings,
+    user: &str,
+    read_only: bool,
+    timeout: Duration,
+) -> Result<(), DriverFailure> {
+    let Some(conn) = &lease.conn else {
+        return Err(DriverFailure { error: DbError::Unavailable("no connection".into()), broken: true });
+    };
+    let timeout_ms = timeout.as_millis().max(1) as u64;
+    for (sql, params) in settings.plan.begin(user, read_only, timeout_ms) {
+        if let Err(e) = conn.execute(&sql, &bind(&params)[..], None) {
+            let mut failure = classify(&e);
+            failure.error = match failure.error {
+                DbError::Denied(_) => {
+                    DbError::Denied(format!("the pool login may not act as database user {user:?}"))
+                }
+                DbError::Invalid(m) if !failure.broken => {
+                    DbError::NotPermitted(format!("cannot act as database user {user:?}: {m}"))
+                }
+                other => other,
+            };
+            let _ = conn.rollback();
+            return Err(failure);
+        }
+    }
+    if let Some(query) = settings.plan.current_user_query() {
+        let values = scalar_texts(conn, query, &[]).map_err(|e| classify(&e))?;
+        let acting = values.first().map(String::as_str).unwrap_or("");
+        let matches = if settings.plan.dialect == crate::config::SqlDialect::Postgresql {
+            acting == user
+        } else {
+            acting.eq_ignore_ascii_case(user)
+        };
+        if !matches {
+            tracing::error!(expected = user, acting, "impersonation did not take effect; connection dropped");
+            return Err(DriverFailure {
+                error: DbError::Unavailable("impersonation did not take effect".into()),
+                broken: true,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn statement(
+    lease: &mut Lease,
+    settings: &Settings,
+    user: &str,
+    sql: &str,
+    params: &[SqlValue],
+    purpose: Purpose,
+    timeout: Duration,
+) -> Result<Outcome, DbError> {
+    let Some(conn) = &lease.conn else { return Err(DbError::Unavailable("no connection".into())) };
+    let run = || -> Result<Outcome, odbc_api::Error> {
+        let mut stmt = conn.preallocate()?;
+        if settings.plan.uses_odbc_timeout() {
+            stmt.set_query_timeout_sec(timeout.as_secs_f64().ceil().max(1.0) as usize)?;
+        }
+        let bound = bind(params);
+        let outcome = match (purpose, stmt.execute(sql, &bound[..])?) {
+            (Purpose::Query, Some(cursor)) => {
+                Outcome::Rows(fetch(cursor, settings.max_rows, settings.max_bytes)?)
+            }
+            (Purpose::Query, None) => Outcome::Rows(Rows::default()),
+            (Purpose::Execute, _) => Outcome::Count(0),
+        };
+        Ok(match outcome {
+            Outcome::Count(_) => Outcome::Count(stmt.row_count()?.unwrap_or(0) as u64),
+            rows => rows,
+        })
+    };
+    let outcome = run().map_err(|e| {
+        let failure = classify(&e);
+        if failure.broken {
+            lease.discard();
+        }
+        failure.error
+    })?;
+    // The guard cannot see inside functions the database defines, so the user is confirmed again
+    // after every statement: one that switched it (say, a function calling set_config) ends the
+    // call, its result unseen, and the connection is dropped.
+    if let Some(query) = settings.plan.current_user_query()
+        && let Some(conn) = &lease.conn
+    {
+        let acting = scalar_texts(conn, query, &[]).ok().and_then(|v| v.into_iter().next());
+        if acting.as_deref() != Some(user) {
+            tracing::error!(expected = user, acting = ?acting, "a statement changed the acting database user; connection dropped");
+            lease.discard();
+            return Err(DbError::NotPermitted(
+                "the statement changed the session's database user; its result was discarded".into(),
+            ));
+        }
+    }
+    Ok(outcome)
+}
+
+/// Ends the transaction and confirms the connection is the pool login again; returns it to the
+/// pool only then.
+fn end(mut lease: Lease, settings: &Settings, commit: bool) {
+    let Some(conn) = &lease.conn else { return };
+    let mut ok = true;
+    if let Some(revert) = settings.plan.revert() {
+        ok &= conn.execute(revert, (), None).is_ok();
+    }
+    ok &= if commit && ok { conn.commit().is_ok() } else { conn.rollback().is_ok() };
+    if ok && let Some(query) = settings.plan.login_query() {
+        // Asked in autocommit mode, so the check opens no transaction that would need ending.
+        ok &= conn.set_autocommit(true).is_ok();
+        match scalar_texts(conn, query, &[]) {
+            Ok(values) if !values.is_empty() && values.iter().all(|v| *v == lease.login) => {}
+            Ok(values) => {
+                tracing::error!(?values, "connection still acts as another user after the call; dropped");
+                ok = false;
+            }
+            Err(_) => ok = false,
+        }
+        ok &= conn.set_autocommit(false).is_ok();
+    }
+    if ok {
+        lease.release();
+    } else {
+        lease.discard();
+    }
+}
+
+/// The first row of `query` as text values.
+fn scalar_texts(
+    conn: &odbc_api::Connection<'static>,
+    query: &str,
+    params: &[SqlValue],
+) -> Result<Vec<String>, odbc_api::Error> {
+    let bound = bind(params);
+    let Some(cursor) = conn.execute(query, &bound[..], None)? else { return Ok(Vec::new()) };
+    let rows = fetch(cursor, 1, 64 * 1024)?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| match v {
+            SqlValue::Text(s) => s,
+            SqlValue::Int(i) => i.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect())
+}

@@ -1,0 +1,246 @@
+//! The query handle against a real PostgreSQL through the real psqlODBC driver (and the embedded
+//! SQLite demo through the real SQLite3 ODBC driver): each caller sees what the database lets
+//! them see, every escape is refused and leaves no trace, identity never leaks through the pool,
+//! and the pool recovers when the server drops its connections.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warden_tests::{ALICE_ORDERS, BOB_ORDERS, McpClient, PgFixture, Warden, call, install, text_of};
+
+const SCOPES: &str = "sql:read sql:query orders:read";
+
+async fn pg_warden(pg: &PgFixture, impersonation: &str, pool_size: usize) -> Warden {
+    let config = format!("[auth]\nmode = \"local\"\n\n{}", pg.warden_config(impersonation, pool_size));
+    Warden::start(&config, |dir| {
+        install(dir, "sql", "sql");
+        install(dir, "orders", "orders");
+    })
+    .await
+    .expect("start warden")
+}
+
+async fn client_for(warden: &Warden, user: &str) -> McpClient {
+    let token = warden.local_token(user, SCOPES).expect("mint token");
+    warden.client_with_token(&token).await.expect("connect")
+}
+
+/// Runs `sql.run_query`; `Ok(rows)` or `Err(error text)`.
+async fn query(client: &McpClient, sql: &str, params: Value) -> Result<Vec<Vec<Value>>, String> {
+    let r = call(client, "sql.run_query", json!({ "sql": sql, "params": params }))
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.is_error == Some(true) {
+        return Err(text_of(&r));
+    }
+    let table: Value = r
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| serde_json::from_str(&text_of(&r)).unwrap_or_default());
+    Ok(table["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.as_array().cloned().unwrap_or_default())
+        .collect())
+}
+
+/// The owners of every `orders` row `client` can see.
+async fn visible_owners(client: &McpClient) -> Vec<String> {
+    query(client, "SELECT owner FROM orders ORDER BY id", json!([]))
+        .await
+        .expect("orders query")
+        .into_iter()
+        .map(|r| r[0].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn current_user(client: &McpClient) -> String {
+    let rows =
+        query(client, "SELECT current_user, session_user", json!([])).await.expect("current_user query");
+    rows[0][0].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn each_user_sees_what_the_database_lets_them_see() {
+    let pg = PgFixture::create().expect("fixture");
+    let warden = pg_warden(&pg, "set-role", 2).await;
+    let alice = client_for(&warden, &pg.alice).await;
+    let bob = client_for(&warden, &pg.bob).await;
+
+    assert_eq!(visible_owners(&alice).await, vec![pg.alice.clone(); ALICE_ORDERS]);
+    assert_eq!(visible_owners(&bob).await, vec![pg.bob.clone(); BOB_ORDERS]);
+    assert_eq!(current_user(&alice).await, pg.alice);
+
+    // A parameter is bound, and the predeclared tool works as the caller.
+    let rows =
+        query(&alice, "SELECT item FROM orders WHERE item = ?", json!(["rope"])).await.expect("bound query");
+    assert_eq!(rows, vec![vec![json!("rope")]]);
+    let mine = call(&bob, "orders.my_orders", json!({})).await.expect("my_orders");
+    assert_ne!(mine.is_error, Some(true), "{mine:?}");
+    let table = mine.structured_content.clone().expect("structured result");
+    assert_eq!(table["rows"].as_array().map(Vec::len), Some(BOB_ORDERS), "{table}");
+
+    // alice may read salaries; bob gets the database's permission error.
+    assert_eq!(query(&alice, "SELECT who FROM salaries", json!([])).await.expect("alice salaries").len(), 1);
+    let denied = query(&bob, "SELECT who FROM salaries", json!([])).await.expect_err("bob must be denied");
+    assert!(denied.contains("denied"), "{denied}");
+
+    // A user the database does not know is refused, never run as the pool login.
+    let carol = client_for(&warden, "carol_not_a_role").await;
+    let refused =
+        query(&carol, "SELECT current_user", json!([])).await.expect_err("unknown user must be refused");
+    assert!(refused.contains("carol_not_a_role"), "{refused}");
+    assert!(!refused.contains(&pg.login), "{refused}");
+
+    // Superuser login variant: SET SESSION AUTHORIZATION.
+    let warden2 = pg_warden(&pg, "set-session-authorization", 1).await;
+    let alice2 = client_for(&warden2, &pg.alice).await;
+    assert_eq!(visible_owners(&alice2).await, vec![pg.alice.clone(); ALICE_ORDERS]);
+    let rows = query(&alice2, "SELECT current_user, session_user", json!([])).await.expect("whoami");
+    assert_eq!(rows[0], vec![json!(pg.alice), json!(pg.alice)]);
+}
+
+#[tokio::test]
+async fn every_escape_is_refused_and_leaves_no_trace() {
+    let pg = PgFixture::create().expect("fixture");
+    // One connection: whatever an attack left on it, the next call gets it.
+    let warden = pg_warden(&pg, "set-role", 1).await;
+    let alice = client_for(&warden, &pg.alice).await;
+    let bob = client_for(&warden, &pg.bob).await;
+    let login = pg.login.clone();
+
+    let attacks = [
+        "RESET SESSION AUTHORIZATION".to_owned(),
+        "RESET ROLE".to_owned(),
+        format!("SET ROLE {login}"),
+        format!("SELECT set_config('role', '{login}', false)"),
+        format!("SELECT pg_catalog.SET_CONFIG('role', '{login}', false)"),
+        format!("SELECT 1 WHERE set_config('role', '{}', false) IS NOT NULL", pg.bob),
+        "DO $$ BEGIN EXECUTE 'RESET ROLE'; END $$".to_owned(),
+        "SELECT 1; RESET ROLE".to_owned(),
+        "SELECT ?; RESET ROLE".to_owned(),
+        "SELECT 1 /* ; */ ; RESET ROLE".to_owned(),
+        "select 1 -- ;\n; reset role".to_owned(),
+        "COMMIT; RESET ROLE".to_owned(),
+        "SET TRANSACTION READ WRITE".to_owned(),
+        "SeT SeSsIoN AuThOrIzAtIoN DEFAULT".to_owned(),
+        "DISCARD ALL".to_owned(),
+        "COPY orders TO STDOUT".to_owned(),
+        "INSERT INTO notes (body) VALUES ('written through a read-only grant')".to_owned(),
+        "WITH x AS (INSERT INTO notes (body) VALUES ('cte write') RETURNING id) SELECT id FROM x".to_owned(),
+        "SELECT pg_read_file('/etc/passwd')".to_owned(),
+        "SELECT * FROM dblink('dbname=postgres', 'select 1') AS t(a int)".to_owned(),
+        // Past the guard (plain SELECTs), stopped by the database's read-only transaction and by
+        // the user check after every statement.
+        "SELECT sneaky_write()".to_owned(),
+        "SELECT sneaky_reset()".to_owned(),
+    ];
+    for attack in &attacks {
+        let params = if attack.contains('?') { json!([1]) } else { json!([]) };
+        let outcome = query(&alice, attack, params).await;
+        assert!(outcome.is_err(), "{attack:?} was not refused: {outcome:?}");
+        // No trace: the single pooled connection still acts as exactly the next caller.
+        assert_eq!(current_user(&bob).await, pg.bob, "after {attack:?}");
+        assert_eq!(visible_owners(&bob).await, vec![pg.bob.clone(); BOB_ORDERS], "after {attack:?}");
+    }
+    assert_eq!(pg.sql("SELECT count(*) FROM notes").expect("count notes"), "0", "a write got through");
+    let write = query(&alice, "SELECT sneaky_write()", json!([])).await.expect_err("refused");
+    assert!(write.contains("read-only"), "{write}");
+    let reset = query(&alice, "SELECT sneaky_reset()", json!([])).await.expect_err("refused");
+    assert!(reset.contains("changed the session"), "{reset}");
+    assert_eq!(pg.sql("SELECT count(*) FROM orders").expect("count orders"), "5");
+
+    // User names that are not database identifiers are refused before anything runs.
+    for bad in ["a".repeat(70), "x\"; DROP TABLE orders; --".to_owned()] {
+        let client = client_for(&warden, &bad).await;
+        let refused = query(&client, "SELECT 1", json!([])).await.expect_err("bad user name must be refused");
+        assert!(refused.contains("user name"), "{refused}");
+    }
+    assert_eq!(pg.sql("SELECT count(*) FROM orders").expect("orders still there"), "5");
+    // Nothing ran as the pool login itself: every statement the login sent inside a call was
+    // preceded by the role switch, which the server recorded as alice's or bob's sessions only.
+    assert_eq!(current_user(&alice).await, pg.alice);
+}
+
+#[tokio::test]
+async fn identity_never_leaks_through_the_pool() {
+    let pg = PgFixture::create().expect("fixture");
+    let warden = pg_warden(&pg, "set-role", 2).await;
+    let alice = client_for(&warden, &pg.alice).await;
+    let bob = client_for(&warden, &pg.bob).await;
+
+    // A failed call (the database refuses bob's read) and a refused call, then the right user.
+    let _ = query(&bob, "SELECT * FROM salaries", json!([])).await.expect_err("denied");
+    let _ = query(&alice, "RESET ROLE", json!([])).await.expect_err("refused");
+    assert_eq!(current_user(&bob).await, pg.bob);
+
+    // 200 interleaved calls, two connections: nobody ever sees the other's rows.
+    let mut calls = Vec::new();
+    for i in 0..200 {
+        let (client, me) = if i % 2 == 0 { (&alice, &pg.alice) } else { (&bob, &pg.bob) };
+        calls.push(async move { (me.clone(), visible_owners(client).await) });
+    }
+    let results = futures::future::join_all(calls).await;
+    for (me, owners) in results {
+        assert!(!owners.is_empty() && owners.iter().all(|o| *o == me), "{me} saw {owners:?}");
+    }
+}
+
+#[tokio::test]
+async fn recovers_after_the_server_drops_its_connections() {
+    let pg = PgFixture::create().expect("fixture");
+    let warden = pg_warden(&pg, "set-role", 2).await;
+    let alice = client_for(&warden, &pg.alice).await;
+    assert_eq!(visible_owners(&alice).await.len(), ALICE_ORDERS);
+
+    // What a server restart looks like from the pool: every connection is closed under it, and
+    // for a while no new one is accepted.
+    pg.sql(&format!("ALTER ROLE {} NOLOGIN", pg.login)).expect("refuse logins");
+    pg.kill_connections().expect("terminate backends");
+    let down = query(&alice, "SELECT owner FROM orders", json!([])).await.expect_err("the database is down");
+    assert!(down.contains("unavailable"), "{down}");
+    assert!(!down.contains("Uid=") && !down.contains("Driver="), "connection details leaked: {down}");
+    pg.sql(&format!("ALTER ROLE {} LOGIN", pg.login)).expect("accept logins again");
+    // Calls recover without restarting Warden: the dead connection is replaced before any of
+    // the plugin's statements run.
+    let mut recovered = false;
+    for _ in 0..20 {
+        if let Ok(owners) = query(&alice, "SELECT owner FROM orders", json!([])).await {
+            assert_eq!(owners.len(), ALICE_ORDERS);
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "calls did not recover:\n{}", warden.log());
+}
+
+#[tokio::test]
+async fn embedded_sqlite_demo_serves_the_example_plugins() {
+    let warden = Warden::start("[auth]\nmode = \"local\"\n", |dir| {
+        install(dir, "sql", "sql");
+        install(dir, "orders", "orders");
+    })
+    .await
+    .expect("start warden");
+    let alice = client_for(&warden, "alice").await;
+
+    let tables = call(&alice, "sql.list_tables", json!({})).await.expect("list_tables");
+    let text = text_of(&tables);
+    assert!(text.contains("customers") && text.contains("orders"), "{text}");
+    let columns = call(&alice, "sql.describe_table", json!({ "table": "orders" })).await.expect("describe");
+    assert!(text_of(&columns).contains("placed_on"), "{}", text_of(&columns));
+
+    let rows = query(&alice, "SELECT name FROM customers ORDER BY id", json!([])).await.expect("customers");
+    assert_eq!(rows.len(), 3);
+    let mine = call(&alice, "orders.my_orders", json!({})).await.expect("my_orders");
+    assert_ne!(mine.is_error, Some(true), "{mine:?}");
+    let table = mine.structured_content.clone().expect("structured result");
+    assert_eq!(table["rows"].as_array().map(Vec::len), Some(2), "{table}");
+
+    let write = query(&alice, "DELETE FROM customers", json!([])).await.expect_err("write refused");
+    assert!(write.contains("read-only"), "{write}");
+    assert_eq!(query(&alice, "SELECT id FROM customers", json!([])).await.expect("still there").len(), 3);
+}
