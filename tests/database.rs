@@ -218,6 +218,34 @@ async fn recovers_after_the_server_drops_its_connections() {
 }
 
 #[tokio::test]
+async fn slow_statements_time_out_and_a_busy_pool_says_so() {
+    let pg = PgFixture::create().expect("fixture");
+    // One connection, 2 s per statement, 300 ms to wait for a connection.
+    let config =
+        format!("[auth]\nmode = \"local\"\n\n{}acquire_timeout_ms = 300\n", pg.warden_config("set-role", 1));
+    let warden = Warden::start(&config, |dir| install(dir, "sql", "sql")).await.expect("start warden");
+    let slow_client = client_for(&warden, &pg.alice).await;
+    let waiting_client = client_for(&warden, &pg.bob).await;
+
+    let slow = query(&slow_client, "SELECT pg_sleep(5)", json!([]));
+    let waiting = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        query(&waiting_client, "SELECT 1", json!([])).await
+    };
+    let (slow, waiting) = tokio::join!(slow, waiting);
+    let slow = slow.expect_err("the statement must be stopped at its time limit");
+    assert!(slow.contains("time limit"), "{slow}");
+    let waiting = waiting.expect_err("no connection was free");
+    assert!(
+        waiting.contains("no database connection became free") && waiting.contains("pool_size"),
+        "{waiting}"
+    );
+
+    // The connection that timed out is clean and serves the next caller as that caller.
+    assert_eq!(current_user(&waiting_client).await, pg.bob);
+}
+
+#[tokio::test]
 async fn embedded_sqlite_demo_serves_the_example_plugins() {
     let warden = Warden::start("[auth]\nmode = \"local\"\n", |dir| {
         install(dir, "sql", "sql");

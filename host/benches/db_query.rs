@@ -24,11 +24,29 @@ fn psql(db: &str, sql: &str) {
     assert!(ok, "psql failed: {sql}");
 }
 
+/// Drops the bench's database and roles, also when the bench panics.
+struct Cleanup {
+    db: String,
+    roles: [String; 2],
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q"])
+            .args(["-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db)])
+            .args(["-c", &format!("DROP ROLE IF EXISTS {}", self.roles[0])])
+            .args(["-c", &format!("DROP ROLE IF EXISTS {}", self.roles[1])])
+            .status();
+    }
+}
+
 const QUERY: &str = "SELECT id, owner, item FROM orders WHERE id = ?";
 
 fn db_query(c: &mut Criterion) {
     let suffix = std::process::id();
     let (db, login, alice) = (format!("warden_b_{suffix}"), format!("wbl_{suffix}"), format!("wba_{suffix}"));
+    let _cleanup = Cleanup { db: db.clone(), roles: [login.clone(), alice.clone()] };
     psql("postgres", &format!("CREATE DATABASE {db}"));
     psql(
         "postgres",
@@ -116,8 +134,6 @@ fn db_query(c: &mut Criterion) {
 
     drop(raw);
     drop(database);
-    psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
-    psql("postgres", &format!("DROP ROLE {login}; DROP ROLE {alice};"));
 }
 
 criterion_group!(benches, db_query);
