@@ -80,6 +80,7 @@ impl CallSession {
                 let mut lease = self.db.pool.acquire().await?;
                 let settings = settings.clone();
                 let read_only = self.grant == Grant::ReadOnly;
+                let user = user.clone();
                 let (lease_back, opened) = blocking(move || {
                     let result = open(&mut lease, &settings, &user, read_only, timeout);
                     (lease, result)
@@ -97,7 +98,6 @@ impl CallSession {
         };
 
         let settings = settings.clone();
-        let user = self.user.clone()?;
         let (lease_back, result) = blocking(move || {
             let result = statement(&mut lease, &settings, &user, &checked.sql, &params, purpose, timeout);
             (lease, result)
@@ -246,9 +246,8 @@ fn connect(lease: &mut Lease, settings: &Settings) -> Result<(), DbError> {
         }
     })?;
     if let Some(query) = settings.plan.login_query() {
-        let values = scalar_texts(conn, query, &[])
-            .map_err(|e| DbError::Unavailable(classify(&e).error.to_string()))?;
-        let _ = conn.rollback();
+        let values =
+            read_login(conn, query).map_err(|e| DbError::Unavailable(classify(&e).error.to_string()))?;
         match values.first() {
             Some(login) if values.iter().all(|v| v == login) => lease.login = login.clone(),
             _ => {
@@ -287,21 +286,12 @@ fn impersonate(
             return Err(failure);
         }
     }
-    if let Some(query) = settings.plan.current_user_query() {
-        let values = scalar_texts(conn, query, &[]).map_err(|e| classify(&e))?;
-        let acting = values.first().map(String::as_str).unwrap_or("");
-        let matches = if settings.plan.dialect == crate::config::SqlDialect::Postgresql {
-            acting == user
-        } else {
-            acting.eq_ignore_ascii_case(user)
-        };
-        if !matches {
-            tracing::error!(expected = user, acting, "impersonation did not take effect; connection dropped");
-            return Err(DriverFailure {
-                error: DbError::Unavailable("impersonation did not take effect".into()),
-                broken: true,
-            });
-        }
+    if let Some(acting) = acting_user(conn, settings, user).map_err(|e| classify(&e))? {
+        tracing::error!(expected = user, acting, "impersonation did not take effect; connection dropped");
+        return Err(DriverFailure {
+            error: DbError::Unavailable("impersonation did not take effect".into()),
+            broken: true,
+        });
     }
     Ok(())
 }
@@ -322,17 +312,16 @@ fn statement(
             stmt.set_query_timeout_sec(timeout.as_secs_f64().ceil().max(1.0) as usize)?;
         }
         let bound = bind(params);
-        let outcome = match (purpose, stmt.execute(sql, &bound[..])?) {
-            (Purpose::Query, Some(cursor)) => {
-                Outcome::Rows(fetch(cursor, settings.max_rows, settings.max_bytes)?)
+        match purpose {
+            Purpose::Query => Ok(Outcome::Rows(match stmt.execute(sql, &bound[..])? {
+                Some(cursor) => fetch(cursor, settings.max_rows, settings.max_bytes)?,
+                None => Rows::default(),
+            })),
+            Purpose::Execute => {
+                stmt.execute(sql, &bound[..])?;
+                Ok(Outcome::Count(stmt.row_count()?.unwrap_or(0) as u64))
             }
-            (Purpose::Query, None) => Outcome::Rows(Rows::default()),
-            (Purpose::Execute, _) => Outcome::Count(0),
-        };
-        Ok(match outcome {
-            Outcome::Count(_) => Outcome::Count(stmt.row_count()?.unwrap_or(0) as u64),
-            rows => rows,
-        })
+        }
     };
     let outcome = run().map_err(|e| {
         let failure = classify(&e);
@@ -344,12 +333,14 @@ fn statement(
     // The guard cannot see inside functions the database defines, so the user is confirmed again
     // after every statement: one that switched it (say, a function calling set_config) ends the
     // call, its result unseen, and the connection is dropped.
-    if let Some(query) = settings.plan.current_user_query()
-        && let Some(conn) = &lease.conn
-    {
-        let acting = scalar_texts(conn, query, &[]).ok().and_then(|v| v.into_iter().next());
-        if acting.as_deref() != Some(user) {
-            tracing::error!(expected = user, acting = ?acting, "a statement changed the acting database user; connection dropped");
+    if let Some(conn) = &lease.conn {
+        let mismatch = acting_user(conn, settings, user).unwrap_or_else(|_| Some("<unreadable>".into()));
+        if let Some(acting) = mismatch {
+            tracing::error!(
+                expected = user,
+                acting,
+                "a statement changed the acting database user; connection dropped"
+            );
             lease.discard();
             return Err(DbError::NotPermitted(
                 "the statement changed the session's database user; its result was discarded".into(),
@@ -369,9 +360,7 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
     }
     ok &= if commit && ok { conn.commit().is_ok() } else { conn.rollback().is_ok() };
     if ok && let Some(query) = settings.plan.login_query() {
-        // Asked in autocommit mode, so the check opens no transaction that would need ending.
-        ok &= conn.set_autocommit(true).is_ok();
-        match scalar_texts(conn, query, &[]) {
+        match read_login(conn, query) {
             Ok(values) if !values.is_empty() && values.iter().all(|v| *v == lease.login) => {}
             Ok(values) => {
                 tracing::error!(?values, "connection still acts as another user after the call; dropped");
@@ -379,7 +368,6 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
             }
             Err(_) => ok = false,
         }
-        ok &= conn.set_autocommit(false).is_ok();
     }
     if ok {
         lease.release();
@@ -388,14 +376,36 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
     }
 }
 
-/// The first row of `query` as text values.
-fn scalar_texts(
+/// `None` if the connection acts as `user` (per the plan's `current_user_query`; exact on
+/// PostgreSQL, case-insensitive elsewhere), or `Some(who it acts as)`. Always `None` when the plan
+/// does not impersonate.
+fn acting_user(
     conn: &odbc_api::Connection<'static>,
-    query: &str,
-    params: &[SqlValue],
-) -> Result<Vec<String>, odbc_api::Error> {
-    let bound = bind(params);
-    let Some(cursor) = conn.execute(query, &bound[..], None)? else { return Ok(Vec::new()) };
+    settings: &Settings,
+    user: &str,
+) -> Result<Option<String>, odbc_api::Error> {
+    let Some(query) = settings.plan.current_user_query() else { return Ok(None) };
+    let acting = scalar_texts(conn, query)?.into_iter().next().unwrap_or_default();
+    let matches = if settings.plan.dialect == crate::config::SqlDialect::Postgresql {
+        acting == user
+    } else {
+        acting.eq_ignore_ascii_case(user)
+    };
+    Ok((!matches).then_some(acting))
+}
+
+/// The values of the plan's login query, asked in autocommit mode so the check leaves no
+/// transaction open that would need ending.
+fn read_login(conn: &odbc_api::Connection<'static>, query: &str) -> Result<Vec<String>, odbc_api::Error> {
+    conn.set_autocommit(true)?;
+    let values = scalar_texts(conn, query);
+    conn.set_autocommit(false)?;
+    values
+}
+
+/// The first row of `query` (no parameters) as text values.
+fn scalar_texts(conn: &odbc_api::Connection<'static>, query: &str) -> Result<Vec<String>, odbc_api::Error> {
+    let Some(cursor) = conn.execute(query, (), None)? else { return Ok(Vec::new()) };
     let rows = fetch(cursor, 1, 64 * 1024)?;
     Ok(rows
         .rows
