@@ -130,6 +130,14 @@ fn database_misconfigurations_are_all_named_with_a_fix() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("embedded SQLite demo"), "{err}");
+    let err = load(
+        "[database]\nconnection_string = \"Driver=x;\"\npassword = \"env:WARDEN_TEST_NO_SUCH_PW\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("- database.password: ") && err.contains("WARDEN_TEST_NO_SUCH_PW"), "{err}");
+    assert!(!err.contains("database.connection_string"), "the problem is blamed on the wrong field: {err}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{AuthMode, Config, Impersonation, SqlDialect};
+use super::{AuthMode, Config, Impersonation, SqlDialect, resolve_reference};
 
 /// One thing wrong with the configuration: which field, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,8 +213,15 @@ impl Config {
                     "set connection_string (and dialect) to your database, or use dialect = \"sqlite\" with impersonation = \"none\"",
                 );
             }
-        } else if let Err(problem) = db.resolved_connection_string(&self.server.data_dir) {
-            bad("database.connection_string", problem, "set the variable or file, or write the value itself");
+        } else {
+            // Each reference checked on its own, so the problem names the setting that holds it.
+            for (field, value) in
+                [("database.connection_string", &db.connection_string), ("database.password", &db.password)]
+            {
+                if let Some(Err(problem)) = value.as_ref().map(|v| resolve_reference(field, v.expose())) {
+                    bad(field, problem, "set the variable or file, or write the value itself");
+                }
+            }
         }
     }
 
