@@ -159,8 +159,7 @@ async fn every_escape_is_refused_and_leaves_no_trace() {
         assert!(refused.contains("user name"), "{refused}");
     }
     assert_eq!(pg.sql("SELECT count(*) FROM orders").expect("orders still there"), "5");
-    // Nothing ran as the pool login itself: every statement the login sent inside a call was
-    // preceded by the role switch, which the server recorded as alice's or bob's sessions only.
+    // After all of it, the pooled connection still serves alice as alice.
     assert_eq!(current_user(&alice).await, pg.alice);
 }
 
@@ -194,6 +193,12 @@ async fn recovers_after_the_server_drops_its_connections() {
     let warden = pg_warden(&pg, "set-role", 2).await;
     let alice = client_for(&warden, &pg.alice).await;
     assert_eq!(visible_owners(&alice).await.len(), ALICE_ORDERS);
+
+    // A connection that died while idle is replaced before any plugin statement runs, so the
+    // very next call succeeds.
+    let killed = pg.kill_connections().expect("terminate backends");
+    assert_ne!(killed, "0", "the pool held no connection to kill");
+    assert_eq!(visible_owners(&alice).await.len(), ALICE_ORDERS, "no transparent reconnect");
 
     // What a server restart looks like from the pool: every connection is closed under it, and
     // for a while no new one is accepted.
