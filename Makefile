@@ -29,6 +29,8 @@ export PATH := $(NODE_PATH_BIN):$(PATH)
 ## (npm oidc-provider) and the official MCP TypeScript SDK client (Node.js 20+).
 test-deps: deps node $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
+	@# The database tests set up their own databases and roles with psql on the local PostgreSQL.
+	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
 
 ## Node.js 20 or newer on PATH (see NODE_DIR above).
 node:
