@@ -31,6 +31,8 @@ test-deps: deps node $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_m
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@# The database tests set up their own databases and roles with psql on the local PostgreSQL.
 	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
+	@# The signed-plugin tests sign with the real minisign command, as the README tells operators to.
+	@command -v minisign >/dev/null || (apt-get update -qq && apt-get install -y -qq minisign)
 
 ## Node.js 20 or newer on PATH (see NODE_DIR above).
 node:

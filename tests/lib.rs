@@ -136,6 +136,10 @@ pub struct Warden {
     /// Holds `plugins/`, `data/` and `server.toml`.
     pub root: tempfile::TempDir,
     log: PathBuf,
+    /// The HTTP client used for probes and MCP clients (it trusts the test CA in TLS tests).
+    pub http: reqwest::Client,
+    /// The admin listener's URL, when `server.admin_bind` is set.
+    pub admin_url: Option<String>,
 }
 
 impl Warden {
@@ -143,14 +147,34 @@ impl Warden {
     /// point at fresh directories (and `auth.mode = "none"` unless overridden); `setup` may install
     /// plugins before start. Waits for `/readyz`.
     pub async fn start(extra_config: &str, setup: impl FnOnce(&Path)) -> anyhow::Result<Warden> {
-        let warden = Self::spawn(extra_config, setup).await?;
+        Self::start_with(extra_config, setup, reqwest::Client::new()).await
+    }
+
+    /// Like [`Warden::start`], with `http` as the client for probes and MCP (e.g. one that trusts
+    /// only a test CA).
+    pub async fn start_with(
+        extra_config: &str,
+        setup: impl FnOnce(&Path),
+        http: reqwest::Client,
+    ) -> anyhow::Result<Warden> {
+        let mut warden = Self::spawn(extra_config, setup).await?;
+        warden.http = http;
         warden.wait_ready(Duration::from_secs(60)).await?;
         Ok(warden)
     }
 
     /// Like [`Warden::start`], but returns as soon as the server listens (it may not be ready).
     pub async fn spawn(extra_config: &str, setup: impl FnOnce(&Path)) -> anyhow::Result<Warden> {
-        let root = tempfile::tempdir()?;
+        Self::spawn_in(tempfile::tempdir()?, extra_config, setup).await
+    }
+
+    /// Like [`Warden::spawn`], in the given root directory (which may already hold files the
+    /// config refers to).
+    pub async fn spawn_in(
+        root: tempfile::TempDir,
+        extra_config: &str,
+        setup: impl FnOnce(&Path),
+    ) -> anyhow::Result<Warden> {
         let plugins = root.path().join("plugins");
         std::fs::create_dir_all(&plugins)?;
         setup(&plugins);
@@ -175,7 +199,39 @@ impl Warden {
         let Some(base_url) = listening_url(&mut child, Duration::from_secs(30)) else {
             bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         };
-        Ok(Warden { child, base_url, root, log })
+        let admin_url = config
+            .get("server")
+            .and_then(|s| s.get("admin_bind"))
+            .and_then(toml::Value::as_str)
+            .map(|a| format!("http://{a}"));
+        Ok(Warden { child, base_url, root, log, http: reqwest::Client::new(), admin_url })
+    }
+
+    /// The process id (to send signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to exit; returns its exit status, or `None` if it is
+    /// still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The audit log (`<data_dir>/audit.jsonl`), one JSON value per line.
+    pub fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.root.path().join("data").join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// The plugin directory.
@@ -196,9 +252,8 @@ impl Warden {
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self, limit: Duration) -> anyhow::Result<()> {
         let started = Instant::now();
-        let http = reqwest::Client::new();
         while started.elapsed() < limit {
-            if let Ok(r) = http.get(format!("{}/readyz", self.base_url)).send().await
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base_url)).send().await
                 && r.status().is_success()
             {
                 return Ok(());
@@ -210,28 +265,37 @@ impl Warden {
 
     /// `GET /readyz` as JSON.
     pub async fn readyz(&self) -> anyhow::Result<Value> {
-        Ok(reqwest::get(format!("{}/readyz", self.base_url)).await?.json().await?)
+        Ok(self.http.get(format!("{}/readyz", self.base_url)).send().await?.json().await?)
     }
 
     /// A connected MCP client speaking the newest protocol version rmcp knows.
     pub async fn client(&self) -> anyhow::Result<McpClient> {
-        connect(&self.mcp_url(), None, None).await
+        connect_with(self.http.clone(), &self.mcp_url(), None, None).await
     }
 
     /// A connected MCP client that sends `token` as its bearer token.
     pub async fn client_with_token(&self, token: &str) -> anyhow::Result<McpClient> {
-        connect(&self.mcp_url(), None, Some(token)).await
+        connect_with(self.http.clone(), &self.mcp_url(), None, Some(token)).await
     }
 
     /// A token from `warden token` (local mode) for this running server: same config, with its
     /// actual URL as issuer and resource.
     pub fn local_token(&self, sub: &str, scope: &str) -> anyhow::Result<String> {
-        let out = Command::new(warden_binary())
+        self.local_token_with(sub, scope, &[])
+    }
+
+    /// Like [`Warden::local_token`], with extra `NAME=VALUE` claims (`warden token --claim`).
+    pub fn local_token_with(&self, sub: &str, scope: &str, claims: &[&str]) -> anyhow::Result<String> {
+        let mut command = Command::new(warden_binary());
+        command
             .args(["token", "--config"])
             .arg(self.root.path().join("server.toml"))
             .args(["--sub", sub, "--scope", scope, "--audience", &self.mcp_url()])
-            .env("WARDEN__SERVER__PUBLIC_URL", format!("\"{}\"", self.base_url))
-            .output()?;
+            .env("WARDEN__SERVER__PUBLIC_URL", format!("\"{}\"", self.base_url));
+        for c in claims {
+            command.args(["--claim", c]);
+        }
+        let out = command.output()?;
         if !out.status.success() {
             bail!("warden token failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -286,6 +350,16 @@ async fn connect(
     list_changed: Option<mpsc::UnboundedSender<()>>,
     token: Option<&str>,
 ) -> anyhow::Result<McpClient> {
+    connect_with(reqwest::Client::new(), url, list_changed, token).await
+}
+
+/// Connects an rmcp client over `http` (e.g. a client that trusts a test CA).
+pub async fn connect_with(
+    http: reqwest::Client,
+    url: &str,
+    list_changed: Option<mpsc::UnboundedSender<()>>,
+    token: Option<&str>,
+) -> anyhow::Result<McpClient> {
     let mut info = ClientConfig::default();
     if list_changed.is_some() {
         info.protocol_version = ProtocolVersion::V_2025_11_25;
@@ -294,7 +368,7 @@ async fn connect(
     if let Some(token) = token {
         config = config.auth_header(token.to_owned());
     }
-    let transport = StreamableHttpClientTransport::from_config(config);
+    let transport = StreamableHttpClientTransport::with_client(http, config);
     Ok(Listener { info, list_changed }.serve(transport).await?)
 }
 

@@ -1,11 +1,16 @@
 //! Warden: hosts MCP tools as sandboxed WebAssembly components behind OAuth 2.1 / OIDC.
 //!
 //! Rooms: [`config`] (server.toml), [`http`] (axum router and probes), [`auth`] (who is calling),
-//! [`mcp`] (the rmcp handler), [`plugins`] (manifests, wasmtime runtime, registry, hot reload).
+//! [`mcp`] (the rmcp handler), [`plugins`] (manifests, wasmtime runtime, registry, hot reload),
+//! [`db`] (the impersonating ODBC pool), [`teams`] (who may use which team's tools), [`limits`]
+//! (rate and concurrency), [`telemetry`] (audit log and metrics).
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod limits;
 pub mod mcp;
 pub mod plugins;
+pub mod teams;
+pub mod telemetry;

@@ -1,12 +1,14 @@
 //! The `warden` binary: `serve`, `check`, `plugins`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt;
+use axum_server::Handle;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -15,8 +17,13 @@ use warden::auth::Authenticator;
 use warden::config::{AuthMode, Config};
 use warden::db::Database;
 use warden::http::AppState;
+use warden::limits::CallLimits;
 use warden::mcp::McpState;
-use warden::plugins::{LoadReport, PluginDirectory, Registry, Runtime};
+use warden::plugins::directory::Origin;
+use warden::plugins::signature::TrustPolicy;
+use warden::plugins::{Ceilings, LoadReport, PluginDirectory, Registry, Runtime};
+use warden::teams::Teams;
+use warden::telemetry::{AuditLog, Metrics, Telemetry};
 
 /// Warden hosts MCP tools as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -47,6 +54,14 @@ enum Command {
         #[arg(long, short, env = "WARDEN_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Fetches `url` and exits 0 on a 2xx answer: the container health check, with no curl needed.
+    Probe {
+        /// The URL, e.g. http://127.0.0.1:9100/healthz.
+        url: String,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+    },
     /// Prints an access token signed with the local issuer key (`auth.mode = "local"`).
     Token {
         /// Configuration file (TOML).
@@ -64,6 +79,10 @@ enum Command {
         /// Audience; defaults to the server's resource URL (<public_url>/mcp).
         #[arg(long)]
         audience: Option<String>,
+        /// Extra claims as NAME=VALUE (VALUE is read as JSON when it parses, else as a string),
+        /// e.g. --claim org_id=sales --claim 'groups=["ops","sales"]'. Repeatable.
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
     },
 }
 
@@ -82,8 +101,9 @@ fn main() -> ExitCode {
             Command::Serve { config } => serve(config).await.map(|()| ExitCode::SUCCESS),
             Command::Check { config } => check(config, true).await,
             Command::Plugins { config } => check(config, false).await,
-            Command::Token { config, sub, scope, ttl, audience } => {
-                token(config, &sub, &scope, ttl, audience).map(|()| ExitCode::SUCCESS)
+            Command::Probe { url, timeout_ms } => Ok(probe(&url, timeout_ms).await),
+            Command::Token { config, sub, scope, ttl, audience, claims } => {
+                token(config, &sub, &scope, ttl, audience, &claims).map(|()| ExitCode::SUCCESS)
             }
         }
     });
@@ -106,76 +126,160 @@ struct Parts {
     config: Config,
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
-    directory: PluginDirectory,
+    directories: Vec<PluginDirectory>,
+    telemetry: Telemetry,
 }
 
-fn build(config_path: Option<PathBuf>) -> anyhow::Result<Parts> {
+/// Everything but the listeners. `audit` opens the audit log (`serve`); other commands keep quiet.
+fn build(config_path: Option<PathBuf>, audit: bool) -> anyhow::Result<Parts> {
     let config = Config::load(config_path.as_deref())?;
     std::fs::create_dir_all(&config.server.data_dir)
         .with_context(|| format!("server.data_dir: cannot create {}", config.server.data_dir.display()))?;
-    std::fs::create_dir_all(&config.plugins.dir)
-        .with_context(|| format!("plugins.dir: cannot create {}", config.plugins.dir.display()))?;
+    let audit_log = match config.audit_path().filter(|_| audit) {
+        Some(path) => {
+            AuditLog::open(&path).with_context(|| format!("audit.path: cannot open {}", path.display()))?
+        }
+        None => AuditLog::disabled(),
+    };
+    let telemetry = Telemetry { audit: Arc::new(audit_log), metrics: Arc::new(Metrics::default()) };
     let database = Database::open(&config)?;
     let runtime = Arc::new(Runtime::new(&config.runtime, &config.server.data_dir)?.with_database(database));
     let registry = Arc::new(Registry::default());
-    let directory = PluginDirectory::new(
-        config.plugins.dir.clone(),
-        runtime.clone(),
-        registry.clone(),
-        config.runtime.clone(),
-    );
-    Ok(Parts { config, runtime, registry, directory })
+
+    let shared = Origin {
+        team: None,
+        ceilings: Ceilings::server(&config.runtime),
+        trust: TrustPolicy::from_config(config.plugins.require_signatures, &config.plugins.trusted_keys),
+    };
+    let mut sources = vec![(config.plugins.dir.clone(), "plugins.dir".to_owned(), shared)];
+    for (i, team) in config.teams.iter().enumerate() {
+        let origin = Origin {
+            team: Some(team.name.clone()),
+            ceilings: Ceilings::team(&config.runtime, team),
+            trust: TrustPolicy::from_config(team.require_signatures, &team.trusted_keys),
+        };
+        sources.push((team.plugins_dir.clone(), format!("teams[{i}].plugins_dir"), origin));
+    }
+    let mut directories = Vec::new();
+    for (dir, field, origin) in sources {
+        std::fs::create_dir_all(&dir).with_context(|| format!("{field}: cannot create {}", dir.display()))?;
+        directories.push(PluginDirectory::new(
+            dir,
+            runtime.clone(),
+            registry.clone(),
+            origin,
+            telemetry.clone(),
+        ));
+    }
+    Ok(Parts { config, runtime, registry, directories, telemetry })
+}
+
+/// Binds `addr` (the error names `field`).
+fn bind(addr: SocketAddr, field: &str) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(addr).with_context(|| format!("{field}: cannot listen on {addr}"))
 }
 
 async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let Parts { config, runtime, registry, mut directory } = build(config_path)?;
-    let listener = tokio::net::TcpListener::bind(config.server.bind)
-        .await
-        .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+    let Parts { config, runtime, registry, directories, telemetry } = build(config_path, true)?;
+    let listener = bind(config.server.bind, "server.bind")?;
     let bound = listener.local_addr()?;
+    let admin_listener = config.server.admin_bind.map(|a| bind(a, "server.admin_bind")).transpose()?;
+    let tls = config.server.tls.as_ref().map(warden::http::tls::load_and_watch).transpose()?;
     let public_url = config.public_url(bound);
 
-    let shutdown = CancellationToken::new();
-    let auth = Arc::new(Authenticator::new(&config, bound)?);
+    let auth = Arc::new(Authenticator::new(&config, bound)?.with_telemetry(telemetry.clone()));
     auth.spawn_key_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
     let mcp = Arc::new(McpState {
         registry: registry.clone(),
         runtime,
         page_size: config.plugins.page_size,
         enforce_scopes: auth.enforces_scopes(),
+        teams: Teams::from_config(&config.teams),
+        telemetry,
+        in_flight: AtomicUsize::new(0),
     });
-    let app = warden::http::router(&config, &public_url, AppState { mcp, auth }, shutdown.clone());
+    let state = AppState {
+        mcp: mcp.clone(),
+        auth,
+        limits: Arc::new(CallLimits::new(&config.limits)),
+        draining: Arc::new(AtomicBool::new(false)),
+    };
+    let streams = CancellationToken::new();
+    let app = warden::http::router(&config, &public_url, state.clone(), streams.clone());
 
     // Serve right away (probes answer, /readyz says 503) while the plugins load.
     let poll = Duration::from_millis(config.plugins.poll_interval_ms);
-    let plugins_dir = config.plugins.dir.clone();
+    let pending = Arc::new(AtomicUsize::new(directories.len()));
+    for mut directory in directories {
+        let (registry, pending) = (registry.clone(), pending.clone());
+        tokio::spawn(async move {
+            let reports = directory.load_all().await;
+            let loaded = reports.iter().filter(|r| r.result.is_ok()).count();
+            tracing::info!(dir = %directory.dir().display(), loaded, refused = reports.len() - loaded, "initial plugin scan done");
+            if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                registry.set_ready();
+            }
+            directory.watch(poll).await;
+        });
+    }
+
+    let handle: Handle<SocketAddr> = Handle::new();
+    let admin_handle: Handle<SocketAddr> = Handle::new();
+    tracing::info!(url = %format!("{public_url}/mcp"), auth = ?config.auth.mode, tls = tls.is_some(), "warden is serving");
+    // Stable lines on stdout for scripts and tests that start Warden on port 0.
+    println!("listening on {}://{bound}", config.scheme());
+    if let Some(admin) = admin_listener {
+        println!("admin listening on http://{}", admin.local_addr()?);
+        let (router, h, server) =
+            (warden::http::admin_router(state.clone()), admin_handle.clone(), config.server.clone());
+        tokio::spawn(async move {
+            if let Err(e) = warden::http::listener::serve(admin, router, &server, None, h).await {
+                tracing::error!(error = %e, "the admin listener failed");
+            }
+        });
+    }
+
+    let grace = Duration::from_secs(config.server.shutdown_grace_s);
+    let (stopping, stop_handle, stop_admin) = (state.draining.clone(), handle.clone(), admin_handle.clone());
     tokio::spawn(async move {
-        let reports = directory.load_all().await;
-        let loaded = reports.iter().filter(|r| r.result.is_ok()).count();
-        tracing::info!(dir = %plugins_dir.display(), loaded, refused = reports.len() - loaded, "initial plugin scan done");
-        directory.watch(poll).await;
+        shutdown_signal().await;
+        drain(&stopping, &stop_handle, &mcp, &streams, grace).await;
+        stop_admin.graceful_shutdown(Some(Duration::from_secs(1)));
     });
-
-    tracing::info!(url = %format!("{public_url}/mcp"), auth = ?config.auth.mode, "warden is serving");
-    // A stable line on stdout for scripts and tests that start Warden on port 0.
-    println!("listening on http://{bound}");
-
-    let stop = shutdown.clone();
-    // MCP responses go out as several small SSE writes; without TCP_NODELAY, Nagle's algorithm and
-    // delayed ACKs add ~40 ms to every call.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            stop.cancel();
-        })
+    warden::http::listener::serve(listener, app, &config.server, tls, handle)
         .await
-        .context("the HTTP server failed")
+        .context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Graceful shutdown: `/readyz` turns 503, no new connections are accepted, in-flight tool calls
+/// get up to `grace` to finish, then open MCP streams are closed and remaining connections cut.
+async fn drain(
+    draining: &AtomicBool,
+    handle: &Handle<SocketAddr>,
+    mcp: &McpState,
+    streams: &CancellationToken,
+    grace: Duration,
+) {
+    let started = Instant::now();
+    draining.store(true, Ordering::Release);
+    let running = mcp.in_flight.load(Ordering::Acquire);
+    tracing::info!(
+        in_flight_calls = running,
+        grace_s = grace.as_secs(),
+        "shutting down: finishing in-flight calls"
+    );
+    handle.graceful_shutdown(Some(grace));
+    while mcp.in_flight.load(Ordering::Acquire) > 0 && started.elapsed() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = mcp.in_flight.load(Ordering::Acquire);
+    if left > 0 {
+        tracing::warn!(abandoned_calls = left, "shutdown grace period over; cutting the remaining calls");
+    }
+    // Long-lived MCP streams (GET /mcp) would otherwise hold their connections until the deadline.
+    streams.cancel();
 }
 
 async fn shutdown_signal() {
@@ -202,6 +306,28 @@ async fn shutdown_signal() {
     }
 }
 
+/// `probe`: GET `url`; success on 2xx.
+async fn probe(url: &str, timeout_ms: u64) -> ExitCode {
+    let client = match reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("probe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => ExitCode::SUCCESS,
+        Ok(r) => {
+            eprintln!("probe: {url} answered {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("probe: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `token`: mints a local-mode access token.
 fn token(
     config_path: Option<PathBuf>,
@@ -209,6 +335,7 @@ fn token(
     scope: &str,
     ttl: u64,
     audience: Option<String>,
+    claims: &[String],
 ) -> anyhow::Result<()> {
     let config = Config::load(config_path.as_deref())?;
     if config.auth.mode != AuthMode::Local {
@@ -220,15 +347,26 @@ fn token(
     let bound = config.server.bind;
     let issuer = config.issuer(bound).context("local mode always has an issuer")?;
     let audience = audience.unwrap_or_else(|| config.audience(bound));
+    let mut extra = serde_json::Map::new();
+    for c in claims {
+        let (name, value) =
+            c.split_once('=').with_context(|| format!("--claim {c:?}: write it as NAME=VALUE"))?;
+        let value =
+            serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        extra.insert(name.to_owned(), value);
+    }
     let issuer_key = warden::auth::local::LocalIssuer::load_or_create(&config.server.data_dir)?;
-    println!("{}", issuer_key.mint(&issuer, &audience, sub, scope, ttl)?);
+    println!("{}", issuer_key.mint_with(&issuer, &audience, sub, scope, ttl, extra)?);
     Ok(())
 }
 
 /// `check` (tools table, strict) and `plugins` (one line per plugin).
 async fn check(config_path: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
-    let Parts { config, mut directory, .. } = build(config_path)?;
-    let reports = directory.load_all().await;
+    let Parts { config, directories, .. } = build(config_path, false)?;
+    let mut reports = Vec::new();
+    for mut directory in directories {
+        reports.extend(directory.load_all().await);
+    }
     if strict {
         println!("configuration OK (plugins from {})", config.plugins.dir.display());
         print_tools_table(&reports);
@@ -279,7 +417,7 @@ fn print_plugins(reports: &[LoadReport]) {
         rows.push(match &r.result {
             Ok(p) => [
                 r.source.clone(),
-                p.manifest.name.clone(),
+                p.manifest.namespace(),
                 p.sha256.chars().take(12).collect(),
                 format!("ok, {} tool(s)", p.tools.len()),
             ],

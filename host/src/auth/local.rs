@@ -86,14 +86,32 @@ impl LocalIssuer {
         scope: &str,
         ttl_s: u64,
     ) -> Result<String, LocalKeyError> {
+        self.mint_with(issuer, audience, subject, scope, ttl_s, serde_json::Map::new())
+    }
+
+    /// Like [`LocalIssuer::mint`], with `extra` claims (e.g. `org_id` or `groups` for teams).
+    /// The registered claims cannot be overridden by `extra`.
+    pub fn mint_with(
+        &self,
+        issuer: &str,
+        audience: &str,
+        subject: &str,
+        scope: &str,
+        ttl_s: u64,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, LocalKeyError> {
         let now = jsonwebtoken::get_current_timestamp();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         header.typ = Some("at+jwt".into());
-        let claims = json!({
+        let mut claims = serde_json::Value::Object(extra);
+        let registered = json!({
             "iss": issuer, "aud": audience, "sub": subject, "scope": scope,
             "iat": now, "nbf": now, "exp": now + ttl_s, "client_id": "warden-cli",
         });
+        if let (Some(all), serde_json::Value::Object(r)) = (claims.as_object_mut(), registered) {
+            all.extend(r);
+        }
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&self.pkcs8))
             .map_err(|e| LocalKeyError::Sign(e.to_string()))
     }

@@ -26,6 +26,8 @@ use jsonwebtoken::Algorithm;
 
 pub use challenge::{forbidden_insufficient_scope, unauthorized};
 pub use identity::{Identity, IdentityData};
+
+use crate::telemetry::{AuditEvent, Telemetry};
 pub use token_cache::TokenCache;
 
 use crate::config::{AuthMode, Config};
@@ -89,6 +91,8 @@ pub struct Authenticator {
     pub authorization_servers: Vec<String>,
     /// Scopes every request needs.
     pub required_scopes: Vec<String>,
+    /// Where rejections are recorded.
+    telemetry: Telemetry,
 }
 
 impl Authenticator {
@@ -158,7 +162,16 @@ impl Authenticator {
                     setting(&a.introspection_url, "introspection_url")?,
                     setting(&a.introspection_client_id, "introspection_client_id")?,
                     setting(
-                        &a.introspection_client_secret.as_ref().map(|s| s.expose().to_owned()),
+                        &a.introspection_client_secret
+                            .as_ref()
+                            .map(|s| {
+                                crate::config::resolve_reference(
+                                    "auth.introspection_client_secret",
+                                    s.expose(),
+                                )
+                            })
+                            .transpose()
+                            .map_err(AuthSetupError::Config)?,
                         "introspection_client_secret",
                     )?,
                     issuer.clone(),
@@ -184,7 +197,14 @@ impl Authenticator {
             metadata_url,
             authorization_servers,
             required_scopes: a.required_scopes.clone(),
+            telemetry: Telemetry::quiet(),
         })
+    }
+
+    /// Records rejections in `telemetry`'s audit log and metrics.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Authenticator {
+        self.telemetry = telemetry;
+        self
     }
 
     /// The mode in force.
@@ -283,8 +303,20 @@ pub async fn require_identity(
     let identity = match auth.authenticate(request.headers()).await {
         Ok(identity) => identity,
         Err(failure) => {
-            if let AuthFailure::Invalid(reason) = &failure {
+            let (kind, reason) = match &failure {
+                AuthFailure::Missing => ("missing_token", None),
+                AuthFailure::Invalid(reason) => ("invalid_token", Some(reason.clone())),
+                AuthFailure::Unavailable => (
+                    "idp_unavailable",
+                    Some("the IdP's keys or introspection endpoint are unavailable".into()),
+                ),
+            };
+            auth.telemetry.metrics.auth_failure(kind);
+            if let Some(reason) = reason {
                 tracing::info!(reason = %reason, "token rejected");
+                let mut e = AuditEvent::new("token.rejected", kind);
+                e.reason = Some(reason);
+                auth.telemetry.audit.record(&e);
             }
             return unauthorized(&auth, &failure);
         }
@@ -294,6 +326,12 @@ pub async fn require_identity(
             auth.required_scopes.iter().filter(|s| !identity.has_scope(s)).map(String::as_str).collect();
         if !missing.is_empty() {
             tracing::info!(subject = %identity.data().subject, missing = ?missing, "required scopes missing");
+            auth.telemetry.metrics.auth_failure("insufficient_scope");
+            let mut e = AuditEvent::new("token.rejected", "insufficient_scope");
+            e.subject = Some(identity.data().subject.clone());
+            e.client_id = identity.data().client_id.clone();
+            e.reason = Some(format!("missing required scope(s): {}", missing.join(" ")));
+            auth.telemetry.audit.record(&e);
             return forbidden_insufficient_scope(&auth, &auth.required_scopes);
         }
     }

@@ -7,6 +7,7 @@
 
 mod database;
 mod env;
+mod teams;
 mod validate;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect, resolve_reference};
+pub use teams::{TeamConfig, is_valid_team_name};
 pub use validate::ConfigError;
 
 /// The whole server configuration.
@@ -31,6 +33,12 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// The ODBC data source plugins query as their caller.
     pub database: DatabaseConfig,
+    /// Per-caller and per-plugin rate and concurrency limits on tool calls.
+    pub limits: LimitsConfig,
+    /// The audit log: one JSON line per security decision.
+    pub audit: AuditConfig,
+    /// Teams, each with its own plugin directory, scope prefix, ceilings and signing keys.
+    pub teams: Vec<TeamConfig>,
 }
 
 /// `[server]`
@@ -51,6 +59,91 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Directory for Warden's own state (compiled plugin cache, keys).
     pub data_dir: PathBuf,
+    /// A second, plain-HTTP listener for `/metrics`, `/healthz` and `/readyz` (keep it private).
+    /// Unset: `/metrics` is served on the main listener.
+    pub admin_bind: Option<SocketAddr>,
+    /// HTTPS: certificate and key PEM files, reloaded when they change.
+    pub tls: Option<TlsConfig>,
+    /// Largest request head (request line plus headers), in bytes; bigger gets 431.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request head, in milliseconds. Also how long an idle
+    /// HTTP/1.1 keep-alive connection and a TLS handshake may last.
+    pub header_read_timeout_ms: u64,
+    /// How long a client may pause while sending a request body, in milliseconds (then 408).
+    pub body_read_timeout_ms: u64,
+    /// HTTP/2 keep-alive: a ping every this many seconds; a peer that does not answer within the
+    /// same time is disconnected. 0 disables it.
+    pub http2_keep_alive_s: u64,
+    /// On SIGTERM/Ctrl-C: how long in-flight requests get to finish before connections are closed.
+    pub shutdown_grace_s: u64,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, PEM (leaf first).
+    pub cert: PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// How often the two files are checked for changes, in milliseconds.
+    #[serde(default = "default_tls_reload_ms")]
+    pub reload_interval_ms: u64,
+}
+
+fn default_tls_reload_ms() -> u64 {
+    1_000
+}
+
+/// `[limits]`: 0 switches a limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Tool calls per second one caller (token subject) may make, sustained.
+    pub caller_calls_per_s: u32,
+    /// Tool calls one caller may make in a burst above the sustained rate.
+    pub caller_burst: u32,
+    /// Tool calls one caller may have running at once.
+    pub caller_concurrency: u32,
+    /// Tool calls per second one plugin may receive, sustained, from all callers together.
+    pub plugin_calls_per_s: u32,
+    /// Burst above the plugin's sustained rate.
+    pub plugin_burst: u32,
+    /// Tool calls one plugin may have running at once.
+    pub plugin_concurrency: u32,
+    /// Callers (and plugins) whose rate state is kept; the least recently seen are forgotten
+    /// beyond this.
+    pub max_tracked_keys: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            caller_calls_per_s: 20,
+            caller_burst: 40,
+            caller_concurrency: 8,
+            plugin_calls_per_s: 500,
+            plugin_burst: 1000,
+            plugin_concurrency: 64,
+            max_tracked_keys: 100_000,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Write the audit log at all.
+    pub enabled: bool,
+    /// Where: a file (appended to), `-` for stdout, or `stderr`. Default `<data_dir>/audit.jsonl`.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { enabled: true, path: None }
+    }
 }
 
 /// `[auth]`
@@ -176,6 +269,13 @@ pub struct PluginsConfig {
     pub poll_interval_ms: u64,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// Refuse plugins in `dir` without a valid minisign signature (`<stem>.wasm.minisig` and
+    /// `<stem>.toml.minisig`) by one of `trusted_keys`. A signature that is present but invalid
+    /// refuses the plugin even when this is off.
+    pub require_signatures: bool,
+    /// Minisign public keys trusted for the shared directory: the key line (`RW...`), or
+    /// `file:PATH` / `env:NAME` holding the `.pub` file's text.
+    pub trusted_keys: Vec<String>,
 }
 
 /// `[runtime]`
@@ -209,13 +309,26 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             data_dir: PathBuf::from("run/data"),
+            admin_bind: None,
+            tls: None,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            http2_keep_alive_s: 60,
+            shutdown_grace_s: 20,
         }
     }
 }
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        PluginsConfig { dir: PathBuf::from("run/plugins"), poll_interval_ms: 500, page_size: 100 }
+        PluginsConfig {
+            dir: PathBuf::from("run/plugins"),
+            poll_interval_ms: 500,
+            page_size: 100,
+            require_signatures: false,
+            trusted_keys: Vec::new(),
+        }
     }
 }
 
@@ -268,8 +381,20 @@ impl Config {
     pub fn public_url(&self, bound: SocketAddr) -> String {
         match &self.server.public_url {
             Some(u) => u.trim_end_matches('/').to_owned(),
-            None => format!("http://{bound}"),
+            None => format!("{}://{bound}", self.scheme()),
         }
+    }
+
+    /// `https` when TLS is configured, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.server.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Where the audit log goes: `None` when it is disabled.
+    pub fn audit_path(&self) -> Option<PathBuf> {
+        self.audit
+            .enabled
+            .then(|| self.audit.path.clone().unwrap_or_else(|| self.server.data_dir.join("audit.jsonl")))
     }
 
     /// The MCP endpoint's URL, which is this protected resource's identifier (RFC 9728).

@@ -74,6 +74,8 @@ impl Config {
         }
         self.validate_auth(&mut bad);
         self.validate_database(&mut bad);
+        self.validate_listener(&mut bad);
+        self.validate_teams(&mut bad);
         if let Some(url) = &self.server.public_url {
             match url.split_once("://") {
                 Some(("http" | "https", rest)) if !rest.is_empty() && !rest.contains(['?', '#']) => {}
@@ -225,6 +227,82 @@ impl Config {
         }
     }
 
+    fn validate_listener(&self, bad: &mut impl FnMut(&str, String, &str)) {
+        let s = &self.server;
+        if let Some(tls) = &s.tls {
+            match &s.public_url {
+                Some(url) if !url.starts_with("https://") => bad(
+                    "server.public_url",
+                    format!("is {url:?}, but TLS is on (server.tls): clients would be sent to plain HTTP"),
+                    "use the https:// URL clients reach Warden at",
+                ),
+                _ => {}
+            }
+            for (field, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+                if let Err(e) = std::fs::metadata(path) {
+                    bad(
+                        field,
+                        format!("{} cannot be read: {e}", path.display()),
+                        "point it at a PEM file Warden can read",
+                    );
+                }
+            }
+            if tls.reload_interval_ms < 100 {
+                bad(
+                    "server.tls.reload_interval_ms",
+                    format!("{} ms would busy-poll the certificate files", tls.reload_interval_ms),
+                    "use 100 or more (the default is 1000)",
+                );
+            }
+        }
+        if let Some(admin) = s.admin_bind
+            && admin == s.bind
+            && admin.port() != 0
+        {
+            bad(
+                "server.admin_bind",
+                format!("{admin} is the same address as server.bind"),
+                "give the admin listener its own port, e.g. 127.0.0.1:9100",
+            );
+        }
+        if s.max_header_bytes < 1024 {
+            bad(
+                "server.max_header_bytes",
+                format!("{} bytes is too small for a request with a bearer token", s.max_header_bytes),
+                "use at least 1024 (the default is 16384)",
+            );
+        }
+        for (field, value) in [
+            ("server.header_read_timeout_ms", s.header_read_timeout_ms),
+            ("server.body_read_timeout_ms", s.body_read_timeout_ms),
+        ] {
+            if value < 100 {
+                bad(field, format!("{value} ms is too short for any client"), "use 100 or more");
+            }
+        }
+        let l = &self.limits;
+        for (field, rate, burst) in [
+            ("limits.caller_burst", l.caller_calls_per_s, l.caller_burst),
+            ("limits.plugin_burst", l.plugin_calls_per_s, l.plugin_burst),
+        ] {
+            if rate > 0 && burst < rate {
+                bad(
+                    field,
+                    format!("{burst} is below the sustained rate of {rate} per second"),
+                    "make the burst at least the per-second rate (e.g. twice it)",
+                );
+            }
+        }
+        if l.max_tracked_keys < 100 {
+            bad("limits.max_tracked_keys", format!("{} is too few", l.max_tracked_keys), "use e.g. 100000");
+        }
+        if let Some(p) = &self.audit.path
+            && p.as_os_str().is_empty()
+        {
+            bad("audit.path", "is empty".into(), "name a file, or \"-\" for stdout");
+        }
+    }
+
     fn validate_auth(&self, bad: &mut impl FnMut(&str, String, &str)) {
         let a = &self.auth;
         let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
@@ -290,6 +368,15 @@ impl Config {
                 if value.as_deref().is_none_or(str::is_empty) {
                     bad(field, "is required in introspection mode".into(), fix);
                 }
+            }
+            if let Some(s) = &secret
+                && let Err(e) = resolve_reference("auth.introspection_client_secret", s)
+            {
+                bad(
+                    "auth.introspection_client_secret",
+                    e,
+                    "set the variable or create the file, or write the secret's value instead of a reference",
+                );
             }
         }
         let urls = [

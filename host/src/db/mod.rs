@@ -155,6 +155,12 @@ impl Database {
         CallSession::new(self.clone(), self.database_user(caller), grant, deadline)
     }
 
+    /// The database user `caller`'s calls act as, when impersonation is on and a safe name
+    /// resolves (for the audit log).
+    pub fn acting_user(&self, caller: &Identity) -> Option<String> {
+        self.database_user(caller).ok().filter(|u| !u.is_empty())
+    }
+
     /// Pool use, for metrics and the benchmark.
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()

@@ -1,5 +1,7 @@
 //! Liveness and readiness probes.
 
+use std::sync::atomic::Ordering;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +15,7 @@ pub async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: 200 once the initial plugin scan is done and tokens can be verified (the IdP's
-/// keys are loaded), else 503. The body lists the live plugins and any plugin that failed to load.
+/// keys are loaded), and until shutdown begins; else 503. The body lists the live plugins and any plugin that failed to load.
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let state = &app.mcp;
     let snapshot = state.registry.snapshot();
@@ -24,9 +26,11 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         .collect();
     let plugins_ready = state.registry.is_ready();
     let auth_ready = app.auth.is_ready();
-    let ready = plugins_ready && auth_ready;
+    let draining = app.draining.load(Ordering::Acquire);
+    let ready = plugins_ready && auth_ready && !draining;
     let body = json!({
         "ready": ready,
+        "draining": draining,
         "plugins_loaded": plugins_ready,
         "auth_keys_loaded": auth_ready,
         "plugins": plugins,

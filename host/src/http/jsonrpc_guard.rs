@@ -1,21 +1,26 @@
 //! Reads each `POST /mcp` body once, with the size limit, and refuses what should not reach the
 //! MCP layer: 413 for an oversized body, 400 with a JSON-RPC parse error (-32700) for malformed
 //! JSON, and 403 `insufficient_scope` (with the step-up challenge naming the scopes) for a
-//! `tools/call` whose tool needs scopes the caller lacks. The buffered body is handed on unchanged.
+//! `tools/call` whose tool needs scopes the caller lacks, and 429 with `Retry-After` for a
+//! `tools/call` over a rate or concurrency limit (the concurrency slot is held until the response
+//! body is finished). The buffered body is handed on unchanged.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Authenticator, Identity, forbidden_insufficient_scope};
+use crate::limits::{CallLimits, Refusal};
 use crate::plugins::Registry;
+use crate::telemetry::{AuditEvent, Telemetry};
 
 /// What the guard needs.
 pub struct Guard {
@@ -25,11 +30,16 @@ pub struct Guard {
     pub registry: Arc<Registry>,
     /// For the challenge and whether scopes are enforced.
     pub auth: Arc<Authenticator>,
+    /// Rate and concurrency limits on tool calls.
+    pub limits: Arc<CallLimits>,
+    /// Where refusals are recorded.
+    pub telemetry: Telemetry,
 }
 
 /// The parts of a JSON-RPC request the guard looks at.
 #[derive(Deserialize)]
 struct Peek {
+    id: Option<serde_json::Value>,
     method: Option<String>,
     params: Option<PeekParams>,
 }
@@ -57,6 +67,14 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let bytes = match axum::body::to_bytes(body, max_body_bytes).await {
         Ok(b) => b,
         Err(e) if is_length_limit(&e) => return too_large(max_body_bytes),
+        Err(e) if is_timeout(&e) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, HeaderValue::from_static("close"))],
+                "the request body stalled past server.body_read_timeout_ms",
+            )
+                .into_response();
+        }
         Err(_) => return (StatusCode::BAD_REQUEST, "could not read the request body").into_response(),
     };
     let peek = match serde_json::from_slice::<Peek>(&bytes) {
@@ -65,26 +83,92 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         Err(e) if e.is_data() => None,
         Err(e) => return parse_error(&format!("the body is not valid JSON: {e}")),
     };
+    let call = match &peek {
+        Some(Peek { id, method: Some(method), params: Some(PeekParams { name: Some(name) }) })
+            if method == "tools/call" =>
+        {
+            name.as_str().map(|n| (id.clone(), n.to_owned()))
+        }
+        _ => None,
+    };
+    let Some((id, name)) = call else {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    };
+    let Some(identity) = parts.extensions.get::<Identity>().cloned() else {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    };
+    let tool = guard.registry.snapshot().tool(&name);
     if guard.auth.enforces_scopes()
-        && let Some(Peek { method: Some(method), params: Some(PeekParams { name: Some(name) }) }) = &peek
-        && method == "tools/call"
-        && let Some(name) = name.as_str()
-        && let Some(tool) = guard.registry.snapshot().tool(name)
-        && let Some(identity) = parts.extensions.get::<Identity>()
+        && let Some(tool) = &tool
     {
         let needed = &tool.tool().grant.scopes;
         if !identity.missing_scopes(needed).is_empty() {
             tracing::info!(subject = %identity.data().subject, tool = name, needed = ?needed, "refused a tool call: insufficient scope");
+            let mut e = AuditEvent::new("tool.refused", "insufficient_scope");
+            e.subject = Some(identity.data().subject.clone());
+            e.client_id = identity.data().client_id.clone();
+            e.team = tool.plugin.manifest.team.clone();
+            e.tool = Some(name.clone());
+            e.reason = Some(format!("insufficient scope: needs {}", needed.join(" ")));
+            guard.telemetry.audit.record(&e);
+            guard.telemetry.metrics.tool_call(&name, "refused", None);
             return forbidden_insufficient_scope(&guard.auth, needed);
         }
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let caller_key = format!("{}|{}", identity.data().issuer, identity.data().subject);
+    let plugin_key = tool.as_ref().map_or_else(|| "(unknown)".to_owned(), |t| t.plugin.manifest.namespace());
+    let permit = match guard.limits.admit(&caller_key, &plugin_key) {
+        Ok(p) => p,
+        Err(refusal) => {
+            tracing::info!(subject = %identity.data().subject, tool = name, limit = refusal.limit, "refused a tool call: limit reached");
+            let mut e = AuditEvent::new("tool.refused", "rate_limited");
+            e.subject = Some(identity.data().subject.clone());
+            e.client_id = identity.data().client_id.clone();
+            e.team = tool.as_ref().and_then(|t| t.plugin.manifest.team.clone());
+            e.tool = Some(name.clone());
+            e.reason = Some(format!("{} limit reached", refusal.limit));
+            guard.telemetry.audit.record(&e);
+            guard.telemetry.metrics.rate_limited(refusal.limit);
+            guard.telemetry.metrics.tool_call(&name, "rate_limited", None);
+            return too_many(&refusal, id);
+        }
+    };
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    // The tool runs while the response streams; the slot is given back when the body is done.
+    let (parts, body) = response.into_parts();
+    let body = body.map_frame(move |frame| {
+        let _held = &permit;
+        frame
+    });
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// 429 with `Retry-After` and a JSON-RPC error naming the limit.
+fn too_many(refusal: &Refusal, id: Option<serde_json::Value>) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(serde_json::Value::Null),
+        "error": { "code": -32000, "message": refusal.message(), "data": { "limit": refusal.limit } }
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&refusal.retry_after_secs().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
+    caused_by::<http_body_util::LengthLimitError>(e)
+}
+
+fn is_timeout(e: &axum::Error) -> bool {
+    caused_by::<tower_http::timeout::TimeoutError>(e)
+}
+
+fn caused_by<T: std::error::Error + 'static>(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
+        if s.is::<T>() {
             return true;
         }
         source = s.source();

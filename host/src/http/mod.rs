@@ -1,11 +1,18 @@
 //! The HTTP surface: `/mcp` (rmcp Streamable HTTP behind authentication), the RFC 9728
-//! protected-resource metadata, the local issuer's JWKS, `/healthz` and `/readyz`.
+//! protected-resource metadata, the local issuer's JWKS, `/healthz`, `/readyz` and `/metrics`
+//! (on the admin listener when there is one), and the listeners themselves (TLS, timeouts,
+//! graceful shutdown).
 
 mod health;
 mod jsonrpc_guard;
+pub mod listener;
 mod metadata;
+mod metrics;
+pub mod tls;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -15,9 +22,11 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::auth::{self, Authenticator};
 use crate::config::Config;
+use crate::limits::CallLimits;
 use crate::mcp::{McpState, WardenMcp};
 
 /// What the non-MCP handlers need.
@@ -27,6 +36,20 @@ pub struct AppState {
     pub mcp: Arc<McpState>,
     /// Token verification and resource metadata.
     pub auth: Arc<Authenticator>,
+    /// Rate and concurrency limits on tool calls.
+    pub limits: Arc<CallLimits>,
+    /// Set once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic.
+    pub draining: Arc<AtomicBool>,
+}
+
+/// The admin listener's router: `/metrics`, `/healthz`, `/readyz`, no authentication and no
+/// `Host` check (probes come by pod IP). Bind it where only operators reach it.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
 }
 
 /// Builds the router. `public_url` is the base URL clients use; its host joins the allowed
@@ -48,12 +71,15 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         max_body_bytes: config.server.max_body_bytes,
         registry: state.mcp.registry.clone(),
         auth: state.auth.clone(),
+        limits: state.limits.clone(),
+        telemetry: state.mcp.telemetry.clone(),
     });
     // Layers run outermost-last: authentication (headers only) before the body is read.
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
         .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
         .layer(mcp_cors(config));
 
     let mut well_known = Router::new()
@@ -67,12 +93,15 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::OPTIONS]))
         .with_state(state.clone());
 
-    Router::new()
+    let mut router = Router::new()
         .merge(mcp_routes)
         .merge(well_known)
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .with_state(state)
+        .route("/readyz", get(health::readyz));
+    if config.server.admin_bind.is_none() {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router.with_state(state)
 }
 
 /// CORS for `/mcp`: only the configured browser origins, with the MCP and auth headers.

@@ -4,18 +4,21 @@
 //! volumes, Kubernetes ConfigMaps that swap symlinks), and a change only counts once the files
 //! have stopped changing for one poll interval, so a half-copied `.wasm` is never loaded.
 //! Files whose names start with `.` or that do not end in `.wasm`/`.toml` are ignored, so copying
-//! to a temporary name and renaming is the atomic way to install.
+//! to a temporary name and renaming is the atomic way to install. Signatures
+//! (`<stem>.wasm.minisig`, `<stem>.toml.minisig`) count as part of the plugin: a change to either
+//! reloads it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::manifest::Manifest;
+use super::manifest::{Ceilings, Manifest};
 use super::plugin::LoadedPlugin;
 use super::registry::Registry;
 use super::runtime::Runtime;
-use crate::config::RuntimeConfig;
+use super::signature::{MAX_SIGNATURE_BYTES, TrustPolicy};
+use crate::telemetry::{AuditEvent, Telemetry};
 
 /// Largest `.wasm` accepted.
 const MAX_WASM_BYTES: u64 = 64 * 1024 * 1024;
@@ -25,11 +28,26 @@ const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 /// Size and modification time of one file, or `None` if it is absent.
 type FileStamp = Option<(u64, SystemTime)>;
 
-/// What the plugin's two files looked like when last seen.
+/// What the plugin's files looked like when last seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     wasm: FileStamp,
     manifest: FileStamp,
+    /// The two signature files.
+    signatures: [FileStamp; 2],
+}
+
+const GONE: Stamp = Stamp { wasm: None, manifest: None, signatures: [None, None] };
+
+/// Where a directory's plugins belong and what they may be: the team (if any), the ceilings
+/// their manifests are held to, and the keys they must be signed with.
+pub struct Origin {
+    /// The team, or `None` for the shared directory.
+    pub team: Option<String>,
+    /// What manifests may ask for.
+    pub ceilings: Ceilings,
+    /// Signature requirements.
+    pub trust: TrustPolicy,
 }
 
 /// The outcome of loading one source, for `warden check` and logs.
@@ -47,7 +65,8 @@ pub struct PluginDirectory {
     dir: PathBuf,
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
-    limits: RuntimeConfig,
+    origin: Origin,
+    telemetry: Telemetry,
     /// Stamps of what was last acted on (loaded, or refused) per source.
     settled: BTreeMap<String, Stamp>,
     /// Stamps seen on the previous poll that differ from `settled`; acted on once stable.
@@ -55,18 +74,62 @@ pub struct PluginDirectory {
 }
 
 impl PluginDirectory {
-    /// A watcher for `dir` that installs into `registry`.
-    pub fn new(dir: PathBuf, runtime: Arc<Runtime>, registry: Arc<Registry>, limits: RuntimeConfig) -> Self {
-        PluginDirectory { dir, runtime, registry, limits, settled: BTreeMap::new(), pending: BTreeMap::new() }
+    /// A watcher for `dir` that installs into `registry`, with `origin`'s rules, reporting to
+    /// `telemetry`.
+    pub fn new(
+        dir: PathBuf,
+        runtime: Arc<Runtime>,
+        registry: Arc<Registry>,
+        origin: Origin,
+        telemetry: Telemetry,
+    ) -> Self {
+        PluginDirectory {
+            dir,
+            runtime,
+            registry,
+            origin,
+            telemetry,
+            settled: BTreeMap::new(),
+            pending: BTreeMap::new(),
+        }
     }
 
-    /// Loads every plugin now (no debounce), in name order, and marks the registry ready.
+    /// The registry key of `stem`: `<team>/<stem>` in a team directory, `<stem>` in the shared one.
+    fn source_key(&self, stem: &str) -> String {
+        match &self.origin.team {
+            Some(team) => format!("{team}/{stem}"),
+            None => stem.to_owned(),
+        }
+    }
+
+    /// Records a plugin decision in the audit log and the metrics.
+    fn audit(&self, event: &'static str, source: &str, sha256: Option<&str>, reason: Option<&str>) {
+        let outcome = match event {
+            "plugin.loaded" => "loaded",
+            "plugin.removed" => "removed",
+            _ => "refused",
+        };
+        self.telemetry.metrics.plugin_load(outcome);
+        let mut e = AuditEvent::new(event, outcome);
+        e.team = self.origin.team.clone();
+        e.plugin = Some(source.to_owned());
+        e.plugin_sha256 = sha256.map(str::to_owned);
+        e.reason = reason.map(str::to_owned);
+        self.telemetry.audit.record(&e);
+    }
+
+    /// The directory watched.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads every plugin now (no debounce), in name order. The caller marks the registry ready
+    /// once every directory has been loaded.
     pub async fn load_all(&mut self) -> Vec<LoadReport> {
         let stamps = match self.stamps() {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), error = %e, "cannot read the plugin directory");
-                self.registry.set_ready();
                 return Vec::new();
             }
         };
@@ -74,7 +137,6 @@ impl PluginDirectory {
         for (source, stamp) in stamps {
             reports.push(self.apply(&source, stamp).await);
         }
-        self.registry.set_ready();
         reports.into_iter().flatten().collect()
     }
 
@@ -87,7 +149,7 @@ impl PluginDirectory {
                 return;
             }
         };
-        let gone = Stamp { wasm: None, manifest: None };
+        let gone = GONE;
         let sources: BTreeSet<String> = stamps.keys().chain(self.settled.keys()).cloned().collect();
         for source in sources {
             let now = stamps.get(&source).copied().unwrap_or(gone);
@@ -114,37 +176,42 @@ impl PluginDirectory {
         }
     }
 
-    /// Brings the registry in line with `source`'s files as stamped.
-    async fn apply(&mut self, source: &str, stamp: Stamp) -> Option<LoadReport> {
-        self.settled.insert(source.to_owned(), stamp);
+    /// Brings the registry in line with `stem`'s files as stamped.
+    async fn apply(&mut self, stem: &str, stamp: Stamp) -> Option<LoadReport> {
+        self.settled.insert(stem.to_owned(), stamp);
+        let source = self.source_key(stem);
+        let source = source.as_str();
         if stamp.wasm.is_none() || stamp.manifest.is_none() {
             let missing = if stamp.wasm.is_none() { "wasm" } else { "toml" };
             if self.registry.remove(source) {
-                tracing::info!(plugin = source, "plugin removed ({source}.{missing} is gone)");
+                tracing::info!(plugin = source, "plugin removed ({stem}.{missing} is gone)");
+                self.audit("plugin.removed", source, None, Some(&format!("{stem}.{missing} is gone")));
             }
             if stamp.wasm.is_none() && stamp.manifest.is_none() {
-                self.settled.remove(source);
+                self.settled.remove(stem);
                 return None;
             }
             let reason =
-                format!("{source}.{missing} is missing: a plugin needs both {source}.wasm and {source}.toml");
+                format!("{stem}.{missing} is missing: a plugin needs both {stem}.wasm and {stem}.toml");
             self.registry.record_error(source, reason.clone());
             tracing::warn!(plugin = source, "{reason}");
+            self.audit("plugin.refused", source, None, Some(&reason));
             return Some(LoadReport { source: source.to_owned(), result: Err(reason), warnings: Vec::new() });
         }
-        let (result, warnings) = match self.load(source).await {
+        let (result, warnings) = match self.load(stem).await {
             Ok((plugin, warnings)) => match self.registry.install(source, plugin) {
                 Ok(()) => {
                     let live = self.registry.snapshot().plugins().get(source).cloned();
                     match live {
                         Some(p) => {
                             tracing::info!(
-                                plugin = %p.manifest.name,
-                                file = %self.dir.join(format!("{source}.wasm")).display(),
+                                plugin = %p.manifest.namespace(),
+                                file = %self.dir.join(format!("{stem}.wasm")).display(),
                                 sha256 = %p.sha256,
                                 tools = p.tools.len(),
                                 "plugin loaded"
                             );
+                            self.audit("plugin.loaded", source, Some(&p.sha256), None);
                             (Ok(p), warnings)
                         }
                         None => (Err("plugin vanished while installing".to_owned()), warnings),
@@ -160,25 +227,45 @@ impl PluginDirectory {
         if let Err(reason) = &result {
             let serving = self.registry.snapshot().plugins().contains_key(source);
             tracing::error!(
-                file = %self.dir.join(format!("{source}.wasm")).display(),
+                file = %self.dir.join(format!("{stem}.wasm")).display(),
                 reason = %reason,
                 still_serving_previous_version = serving,
                 "plugin refused"
             );
             self.registry.record_error(source, reason.clone());
+            self.audit("plugin.refused", source, None, Some(reason));
         }
         Some(LoadReport { source: source.to_owned(), result, warnings })
     }
 
-    async fn load(&self, source: &str) -> Result<(LoadedPlugin, Vec<String>), String> {
-        let manifest_path = self.dir.join(format!("{source}.toml"));
-        let wasm_path = self.dir.join(format!("{source}.wasm"));
+    async fn load(&self, stem: &str) -> Result<(LoadedPlugin, Vec<String>), String> {
+        let manifest_path = self.dir.join(format!("{stem}.toml"));
+        let wasm_path = self.dir.join(format!("{stem}.wasm"));
         let text = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)?;
+        let wasm = read_bounded(&wasm_path, MAX_WASM_BYTES)?;
+        // Signatures first: nothing from an unverified file is parsed or compiled.
+        let signature = |file: &str| -> Result<Option<String>, String> {
+            let path = self.dir.join(format!("{file}.minisig"));
+            if !path.exists() {
+                return Ok(None);
+            }
+            let bytes = read_bounded(&path, MAX_SIGNATURE_BYTES)?;
+            String::from_utf8(bytes).map(Some).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+        };
+        let (wasm_sig, manifest_sig) =
+            (signature(&format!("{stem}.wasm"))?, signature(&format!("{stem}.toml"))?);
+        let signed_by = self
+            .origin
+            .trust
+            .check(stem, &wasm, &text, [wasm_sig.as_deref(), manifest_sig.as_deref()])
+            .map_err(|e| format!("signature check failed: {e}"))?;
+        if let Some(comment) = signed_by {
+            tracing::info!(plugin = stem, trusted_comment = %comment, "plugin signature verified");
+        }
         let text =
             String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
-        let manifest = Manifest::parse(source, &text, &self.limits)
+        let manifest = Manifest::parse_within(stem, &text, &self.origin.ceilings)
             .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
-        let wasm = read_bounded(&wasm_path, MAX_WASM_BYTES)?;
         LoadedPlugin::load(&self.runtime, manifest, wasm)
             .await
             .map_err(|e| format!("{}: {e}", wasm_path.display()))
@@ -194,10 +281,15 @@ impl PluginDirectory {
             if name.starts_with('.') {
                 continue;
             }
-            let (stem, is_wasm) = if let Some(s) = name.strip_suffix(".wasm") {
-                (s, true)
+            // 0: component, 1: manifest, 2/3: their signatures.
+            let (stem, kind) = if let Some(s) = name.strip_suffix(".wasm") {
+                (s, 0)
             } else if let Some(s) = name.strip_suffix(".toml") {
-                (s, false)
+                (s, 1)
+            } else if let Some(s) = name.strip_suffix(".wasm.minisig") {
+                (s, 2)
+            } else if let Some(s) = name.strip_suffix(".toml.minisig") {
+                (s, 3)
             } else {
                 continue;
             };
@@ -207,11 +299,12 @@ impl PluginDirectory {
                 continue;
             }
             let stamp = Some((meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
-            let slot = out.entry(stem.to_owned()).or_insert(Stamp { wasm: None, manifest: None });
-            if is_wasm {
-                slot.wasm = stamp;
-            } else {
-                slot.manifest = stamp;
+            let slot = out.entry(stem.to_owned()).or_insert(GONE);
+            match kind {
+                0 => slot.wasm = stamp,
+                1 => slot.manifest = stamp,
+                2 => slot.signatures[0] = stamp,
+                _ => slot.signatures[1] = stamp,
             }
         }
         Ok(out)

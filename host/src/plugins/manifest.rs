@@ -3,7 +3,10 @@
 //! ```toml
 //! [plugin]
 //! name = "sales"            # optional; defaults to the file stem; tools are served as sales.<tool>
+//!                           # (as <team>.sales.<tool> in a team's directory)
 //! description = "..."
+//! wasm_sha256 = "..."       # optional; pins the component, so a signed manifest cannot be paired
+//!                           # with another build
 //!
 //! [limits]
 //! memory_mb = 64            # capped by runtime.max_memory_mb
@@ -23,13 +26,17 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::RuntimeConfig;
+use crate::config::{RuntimeConfig, TeamConfig};
 
 /// A parsed, validated manifest with limits resolved against the server's ceilings.
 #[derive(Debug, Clone)]
 pub struct Manifest {
-    /// Plugin name, the tool namespace: `plugin.name`, or the file stem when that is not set.
+    /// Plugin name: `plugin.name`, or the file stem when that is not set.
     pub name: String,
+    /// The team whose directory the plugin came from (`None`: the shared directory).
+    pub team: Option<String>,
+    /// SHA-256 (hex) the component must have, when the manifest pins it.
+    pub wasm_sha256: Option<String>,
     /// What the plugin is for.
     pub description: Option<String>,
     /// Resolved limits.
@@ -54,7 +61,7 @@ pub struct Limits {
 }
 
 /// Database access a manifest grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatabaseAccess {
     /// No handle is lent.
@@ -108,6 +115,7 @@ struct RawManifest {
 struct RawPlugin {
     name: Option<String>,
     description: Option<String>,
+    wasm_sha256: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -146,10 +154,77 @@ pub fn is_valid_tool_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// What a manifest may ask for: the server's `[runtime]` ceilings, narrowed by its team's.
+#[derive(Debug, Clone)]
+pub struct Ceilings {
+    /// The team (`None`: the shared directory).
+    pub team: Option<String>,
+    /// Every required scope must start with this.
+    pub scope_prefix: Option<String>,
+    /// Memory when the manifest does not say, and the most it may ask for, in MiB.
+    pub memory_mb: (u64, u64),
+    /// Wall time when the manifest does not say, and the most it may ask for, in milliseconds.
+    pub timeout_ms: (u64, u64),
+    /// The largest result, in KiB.
+    pub max_output_kb: u64,
+    /// Whether `limits.fuel` may be set.
+    pub fuel_metering: bool,
+    /// The most database access.
+    pub database: DatabaseAccess,
+    /// The setting that imposes the memory, time and database ceilings, for error messages.
+    source: String,
+}
+
+impl Ceilings {
+    /// The shared directory's ceilings: the server's `[runtime]` settings.
+    pub fn server(rt: &RuntimeConfig) -> Ceilings {
+        Ceilings {
+            team: None,
+            scope_prefix: None,
+            memory_mb: (rt.default_memory_mb, rt.max_memory_mb),
+            timeout_ms: (rt.default_timeout_ms, rt.max_timeout_ms),
+            max_output_kb: rt.max_output_kb,
+            fuel_metering: rt.fuel_metering,
+            database: DatabaseAccess::ReadWrite,
+            source: "the server's runtime settings".into(),
+        }
+    }
+
+    /// A team's ceilings: its own, within the server's.
+    pub fn team(rt: &RuntimeConfig, team: &TeamConfig) -> Ceilings {
+        let memory_max = team.max_memory_mb.unwrap_or(rt.max_memory_mb).min(rt.max_memory_mb);
+        let timeout_max = team.max_timeout_ms.unwrap_or(rt.max_timeout_ms).min(rt.max_timeout_ms);
+        Ceilings {
+            team: Some(team.name.clone()),
+            scope_prefix: Some(team.scope_prefix.clone()),
+            memory_mb: (rt.default_memory_mb.min(memory_max), memory_max),
+            timeout_ms: (rt.default_timeout_ms.min(timeout_max), timeout_max),
+            max_output_kb: rt.max_output_kb,
+            fuel_metering: rt.fuel_metering,
+            database: team.database,
+            source: format!("team {:?}'s ceiling", team.name),
+        }
+    }
+}
+
 impl Manifest {
-    /// Parses the manifest of the plugin whose file stem is `stem`, resolving limits against the
-    /// server's `runtime` ceilings.
+    /// The tool namespace: `<team>.<plugin>`, or `<plugin>` in the shared directory.
+    pub fn namespace(&self) -> String {
+        match &self.team {
+            Some(team) => format!("{team}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Parses the manifest of the plugin whose file stem is `stem` against the server's
+    /// `runtime` ceilings (the shared directory).
     pub fn parse(stem: &str, text: &str, runtime: &RuntimeConfig) -> Result<Manifest, ManifestError> {
+        Self::parse_within(stem, text, &Ceilings::server(runtime))
+    }
+
+    /// Parses the manifest of the plugin whose file stem is `stem`, refusing anything beyond
+    /// `ceilings` with the reason.
+    pub fn parse_within(stem: &str, text: &str, ceilings: &Ceilings) -> Result<Manifest, ManifestError> {
         let raw: RawManifest =
             toml::from_str(text).map_err(|e| ManifestError::Parse(e.to_string().trim().to_owned()))?;
         let field = |field: &str, problem: String| ManifestError::Field { field: field.into(), problem };
@@ -186,28 +261,57 @@ impl Manifest {
             ));
         }
 
-        let memory_mb = bounded(
-            "limits.memory_mb",
-            raw.limits.memory_mb,
-            runtime.default_memory_mb,
-            runtime.max_memory_mb,
-            "runtime.max_memory_mb",
-        )?;
+        let c = ceilings;
+        let (memory_name, timeout_name) = match &c.team {
+            Some(_) => (format!("{}: max_memory_mb", c.source), format!("{}: max_timeout_ms", c.source)),
+            None => ("runtime.max_memory_mb".to_owned(), "runtime.max_timeout_ms".to_owned()),
+        };
+        let memory_mb =
+            bounded("limits.memory_mb", raw.limits.memory_mb, c.memory_mb.0, c.memory_mb.1, &memory_name)?;
         let timeout_ms = bounded(
             "limits.timeout_ms",
             raw.limits.timeout_ms,
-            runtime.default_timeout_ms,
-            runtime.max_timeout_ms,
-            "runtime.max_timeout_ms",
+            c.timeout_ms.0,
+            c.timeout_ms.1,
+            &timeout_name,
         )?;
         let max_output_kb = bounded(
             "limits.max_output_kb",
             raw.limits.max_output_kb,
-            runtime.max_output_kb,
-            runtime.max_output_kb,
+            c.max_output_kb,
+            c.max_output_kb,
             "runtime.max_output_kb",
         )?;
-        if raw.limits.fuel.is_some() && !runtime.fuel_metering {
+        if raw.database.access > c.database {
+            return Err(field(
+                "database.access",
+                format!(
+                    "{} is beyond {} ({}); ask the platform team to raise it, or request less",
+                    access_name(raw.database.access),
+                    c.source,
+                    access_name(c.database)
+                ),
+            ));
+        }
+        if let Some(prefix) = &c.scope_prefix {
+            for (tool, grant) in &raw.tools {
+                if let Some(scope) = grant.scopes.iter().find(|s| !s.starts_with(prefix.as_str())) {
+                    return Err(field(
+                        &format!("tools.{tool}.scopes"),
+                        format!(
+                            "{scope:?} is outside {}: this team's manifests may only require scopes starting with {prefix:?}",
+                            c.source.replace("'s ceiling", "'s scope prefix")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(pin) = &raw.plugin.wasm_sha256
+            && (pin.len() != 64 || !pin.chars().all(|ch| ch.is_ascii_hexdigit()))
+        {
+            return Err(field("plugin.wasm_sha256", format!("{pin:?} is not a hex SHA-256 (64 characters)")));
+        }
+        if raw.limits.fuel.is_some() && !c.fuel_metering {
             return Err(field(
                 "limits.fuel",
                 "is set, but this server does not meter fuel; set runtime.fuel_metering = true in server.toml or remove the limit".into(),
@@ -219,6 +323,8 @@ impl Manifest {
 
         Ok(Manifest {
             name,
+            team: c.team.clone(),
+            wasm_sha256: raw.plugin.wasm_sha256.map(|p| p.to_ascii_lowercase()),
             description: raw.plugin.description,
             limits: Limits {
                 memory_bytes: usize::try_from(memory_mb * 1024 * 1024).unwrap_or(usize::MAX),
@@ -229,6 +335,14 @@ impl Manifest {
             database: raw.database.access,
             tools: raw.tools,
         })
+    }
+}
+
+fn access_name(access: DatabaseAccess) -> &'static str {
+    match access {
+        DatabaseAccess::None => "no database access",
+        DatabaseAccess::ReadOnly => "read-only database access",
+        DatabaseAccess::ReadWrite => "read-write database access",
     }
 }
 
@@ -243,7 +357,7 @@ fn bounded(
     if v == 0 || v > ceiling {
         return Err(ManifestError::Field {
             field: field.into(),
-            problem: format!("{v} is outside 1..={ceiling} (the server's {ceiling_name})"),
+            problem: format!("{v} is outside 1..={ceiling} ({ceiling_name})"),
         });
     }
     Ok(v)
@@ -298,6 +412,34 @@ mod tests {
             Manifest::parse("p", "[limits]\nfuel = 10\n[tools.t]\n", &metered).unwrap().limits.fuel,
             Some(10)
         );
+    }
+
+    fn team() -> TeamConfig {
+        toml::from_str(
+            "name = \"sales\"\nplugins_dir = \"t\"\nscope_prefix = \"sales:\"\nmember_claim = \"org\"\n\
+             members = [\"s\"]\nmax_memory_mb = 32\nmax_timeout_ms = 1000\ndatabase = \"read-only\"\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn team_manifests_are_held_to_the_team_ceilings() {
+        let c = Ceilings::team(&rt(), &team());
+        let ok = Manifest::parse_within("p", "[tools.t]\nscopes = [\"sales:read\"]\n", &c).unwrap();
+        assert_eq!(ok.namespace(), "sales.p");
+        assert_eq!(ok.limits.memory_bytes, 32 * 1024 * 1024, "the default is lowered to the team ceiling");
+        let cases = [
+            ("[tools.t]\nscopes = [\"admin:all\"]\n", "tools.t.scopes", "sales:"),
+            ("[limits]\nmemory_mb = 64\n[tools.t]\n", "limits.memory_mb", "team \"sales\""),
+            ("[limits]\ntimeout_ms = 5000\n[tools.t]\n", "limits.timeout_ms", "max_timeout_ms"),
+            ("[database]\naccess = \"read-write\"\n[tools.t]\n", "database.access", "read-only"),
+        ];
+        for (text, field, reason) in cases {
+            let err = Manifest::parse_within("p", text, &c).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains(reason), "{text}: {err}");
+        }
+        // The same manifests are fine in the shared directory.
+        assert!(Manifest::parse("p", "[tools.t]\nscopes = [\"admin:all\"]\n", &rt()).is_ok());
     }
 
     #[test]

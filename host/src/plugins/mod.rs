@@ -9,9 +9,10 @@ pub mod manifest;
 pub mod plugin;
 pub mod registry;
 pub mod runtime;
+pub mod signature;
 
 pub use directory::{LoadReport, PluginDirectory};
-pub use manifest::Manifest;
+pub use manifest::{Ceilings, Manifest};
 pub use plugin::{CallError, LoadedPlugin, ServedTool, ToolFailure};
 pub use registry::{Registry, Snapshot, ToolRef};
 pub use runtime::Runtime;

@@ -163,6 +163,13 @@ impl LoadedPlugin {
         wasm: Vec<u8>,
     ) -> Result<(LoadedPlugin, Vec<String>), LoadError> {
         let sha256 = hex::encode(Sha256::digest(&wasm));
+        if let Some(pin) = &manifest.wasm_sha256
+            && *pin != sha256
+        {
+            return Err(LoadError::Mismatch(format!(
+                "the manifest pins plugin.wasm_sha256 = {pin}, but the component's SHA-256 is {sha256}"
+            )));
+        }
         // Compiling is CPU-heavy and synchronous: keep it off the async workers.
         let (engine, cache, key) = (runtime.engine.clone(), runtime.cache.clone(), sha256.clone());
         let component = tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &wasm, &key))
@@ -206,7 +213,7 @@ impl LoadedPlugin {
     /// Keeps the tools both the manifest and the component name; refuses tools the manifest lists
     /// that the component lacks; warns about (and does not serve) described-but-unlisted tools.
     fn reconcile(&mut self, specs: Vec<wit::ToolSpec>) -> Result<Vec<String>, LoadError> {
-        let plugin = self.manifest.name.clone();
+        let plugin = self.manifest.namespace();
         let mismatch = |m: String| LoadError::Mismatch(m);
         let mut warnings = Vec::new();
         let mut seen = std::collections::BTreeSet::new();

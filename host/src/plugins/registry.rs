@@ -119,13 +119,13 @@ impl Registry {
     pub fn install(&self, source: &str, plugin: LoadedPlugin) -> Result<(), String> {
         let plugin = Arc::new(plugin);
         self.update(|plugins| {
+            let namespace = plugin.manifest.namespace();
             if let Some((other, _)) =
-                plugins.iter().find(|(s, p)| s.as_str() != source && p.manifest.name == plugin.manifest.name)
+                plugins.iter().find(|(s, p)| s.as_str() != source && p.manifest.namespace() == namespace)
             {
                 return Err(format!(
-                    "plugin name {:?} from {source} collides with {:?} already served from {other}; \
-                     give one of them another plugin.name",
-                    plugin.manifest.name, plugin.manifest.name
+                    "plugin name {namespace:?} from {source} collides with {namespace:?} already served from {other}; \
+                     give one of them another plugin.name"
                 ));
             }
             plugins.insert(source.to_owned(), plugin.clone());

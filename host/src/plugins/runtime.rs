@@ -55,6 +55,7 @@ pub struct Runtime {
     pub(crate) cache: CompiledCache,
     pub(crate) fuel_metering: bool,
     slots: Arc<Semaphore>,
+    max_slots: usize,
     queue_timeout: Duration,
     ticker_stop: Arc<AtomicBool>,
     /// The database lent to plugins whose manifest grants access (`None`: no database).
@@ -112,6 +113,7 @@ impl Runtime {
             cache,
             fuel_metering: config.fuel_metering,
             slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+            max_slots: config.max_instances as usize,
             queue_timeout: Duration::from_millis(config.queue_timeout_ms),
             ticker_stop,
             database: None,
@@ -129,6 +131,16 @@ impl Runtime {
     /// Instance slots currently free.
     pub fn free_slots(&self) -> usize {
         self.slots.available_permits()
+    }
+
+    /// Instance slots in all (`runtime.max_instances`).
+    pub fn max_slots(&self) -> usize {
+        self.max_slots
+    }
+
+    /// The database lent to plugins, if any.
+    pub fn database(&self) -> Option<&Arc<Database>> {
+        self.database.as_ref()
     }
 }
 

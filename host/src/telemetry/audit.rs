@@ -1,0 +1,211 @@
+//! The audit log: one JSON object per line for every security decision (token rejected, tool
+//! called or refused, plugin loaded or refused), written by its own thread so a slow disk never
+//! stalls a request.
+//!
+//! What never goes in: tokens, secrets, and argument values (only argument names are recorded,
+//! so a value a tool marks secret cannot leak). Reasons come from Warden's own messages, which
+//! never quote a token.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// Lines buffered for the writer thread; beyond this, lines are dropped and counted.
+const QUEUE: usize = 16 * 1024;
+
+/// One decision. Unset fields are left out of the line.
+#[derive(Debug, Default, Serialize)]
+pub struct AuditEvent {
+    /// When, RFC 3339 UTC with milliseconds.
+    pub ts: String,
+    /// `token.rejected`, `tool.called`, `tool.refused`, `plugin.loaded`, `plugin.refused`,
+    /// `plugin.removed`.
+    pub event: &'static str,
+    /// `ok`, `error`, `refused`, `rate_limited`, ...
+    pub outcome: &'static str,
+    /// Token subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// OAuth client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Team of the tool or plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Served tool name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// Plugin namespace, or the plugin's source in its directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// SHA-256 of the plugin's component.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_sha256: Option<String>,
+    /// The database user the call acted as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_user: Option<String>,
+    /// Names (never values) of the arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Vec<String>>,
+    /// Why, for refusals and failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How long the decision or call took, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+}
+
+impl AuditEvent {
+    /// An event of kind `event` with outcome `outcome`, stamped now.
+    pub fn new(event: &'static str, outcome: &'static str) -> AuditEvent {
+        AuditEvent { ts: rfc3339_now(), event, outcome, ..AuditEvent::default() }
+    }
+}
+
+/// Where audit lines go.
+pub struct AuditLog {
+    tx: Option<SyncSender<String>>,
+    dropped: AtomicU64,
+}
+
+impl AuditLog {
+    /// An audit log that records nothing.
+    pub fn disabled() -> AuditLog {
+        AuditLog { tx: None, dropped: AtomicU64::new(0) }
+    }
+
+    /// Opens `path` for appending (`-`: stdout, `stderr`: stderr) and starts the writer thread.
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        let sink: Box<dyn Write + Send> = match path.to_str() {
+            Some("-") => Box::new(std::io::stdout()),
+            Some("stderr") => Box::new(std::io::stderr()),
+            _ => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                Box::new(open_append(path)?)
+            }
+        };
+        let (tx, rx) = sync_channel(QUEUE);
+        std::thread::Builder::new().name("warden-audit".into()).spawn(move || write_lines(rx, sink))?;
+        Ok(AuditLog { tx: Some(tx), dropped: AtomicU64::new(0) })
+    }
+
+    /// Records `event`. Never blocks: if the writer has fallen far behind, the line is dropped
+    /// and counted (see [`AuditLog::dropped`]).
+    pub fn record(&self, event: &AuditEvent) {
+        let Some(tx) = &self.tx else { return };
+        let Ok(line) = serde_json::to_string(event) else { return };
+        match tx.try_send(line) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::error!("the audit log writer is not keeping up; audit lines are being dropped");
+                }
+            }
+        }
+    }
+
+    /// Lines dropped because the writer could not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(unix)]
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)
+}
+
+#[cfg(not(unix))]
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// The writer thread: writes lines as they come and flushes whenever the queue is empty.
+fn write_lines(rx: Receiver<String>, sink: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::new(sink);
+    while let Ok(line) = rx.recv() {
+        let mut batch = Some(line);
+        while let Some(line) = batch {
+            if writeln!(out, "{line}").is_err() {
+                tracing::error!("cannot write the audit log");
+            }
+            batch = rx.recv_timeout(Duration::ZERO).ok();
+        }
+        if out.flush().is_err() {
+            tracing::error!("cannot flush the audit log");
+        }
+    }
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn rfc3339_now() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(since)
+}
+
+/// `since` the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+fn rfc3339(since: Duration) -> String {
+    let secs = since.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(Duration::from_millis(0)), "1970-01-01T00:00:00.000Z");
+        // 2024-02-29T12:34:56.789Z, a leap day.
+        assert_eq!(rfc3339(Duration::from_millis(1_709_210_096_789)), "2024-02-29T12:34:56.789Z");
+        assert_eq!(rfc3339(Duration::from_secs(4_102_444_799)), "2099-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn lines_are_json_without_unset_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = AuditLog::open(&path).unwrap();
+        let mut e = AuditEvent::new("tool.called", "ok");
+        e.tool = Some("sample.greet".into());
+        log.record(&e);
+        drop(log);
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !text.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["event"], "tool.called");
+        assert_eq!(v["tool"], "sample.greet");
+        assert!(v.get("subject").is_none(), "{text}");
+    }
+}

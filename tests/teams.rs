@@ -1,0 +1,113 @@
+//! Teams: each team's tools are seen and called only by its members (plus the shared tools), and
+//! a manifest that reaches beyond its team's ceilings is refused with the reason.
+
+use std::path::Path;
+
+use serde_json::json;
+use warden_tests::{Warden, call, component, install, install_manifest, install_wasm, text_of, tool_names};
+
+const SCOPES: &str = "tool:greet tool:whoami sales:greet ops:greet";
+
+/// Installs the sample component under `dir` as `stem`, with `manifest`.
+fn sample_as(dir: &Path, stem: &str, manifest: &str) {
+    install_manifest(dir, stem, manifest);
+    install_wasm(dir, stem, &std::fs::read(component("sample")).expect("sample component"));
+}
+
+fn team_manifest(scope: &str) -> String {
+    format!("[plugin]\nname = \"sample\"\n[tools.greet]\nscopes = [\"{scope}\"]\n[tools.whoami]\n")
+}
+
+fn config(root: &Path) -> String {
+    let mut text = "[auth]\nmode = \"local\"\n".to_owned();
+    for (team, memory) in [("sales", 32), ("ops", 64)] {
+        text.push_str(&format!(
+            "[[teams]]\nname = \"{team}\"\nplugins_dir = {:?}\nscope_prefix = \"{team}:\"\nmember_claim = \"groups\"\n\
+             members = [\"{team}-team\"]\nmax_memory_mb = {memory}\nmax_timeout_ms = 2000\ndatabase = \"none\"\n",
+            root.join(team)
+        ));
+    }
+    text
+}
+
+#[tokio::test]
+async fn each_team_sees_and_calls_only_its_own_tools() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let (sales, ops) = (root.path().join("sales"), root.path().join("ops"));
+    std::fs::create_dir_all(&sales)?;
+    std::fs::create_dir_all(&ops)?;
+    sample_as(&sales, "sample", &team_manifest("sales:greet"));
+    sample_as(&ops, "sample", &team_manifest("ops:greet"));
+    // Over-reaching manifests in the ops directory.
+    sample_as(&ops, "grabby", "[plugin]\nname = \"grabby\"\n[tools.greet]\nscopes = [\"sales:greet\"]\n");
+    sample_as(&ops, "hungry", "[plugin]\nname = \"hungry\"\n[limits]\nmemory_mb = 128\n[tools.greet]\n");
+    sample_as(
+        &ops,
+        "writer",
+        "[plugin]\nname = \"writer\"\n[database]\naccess = \"read-only\"\n[tools.greet]\n",
+    );
+    let config = config(root.path());
+    let warden = Warden::spawn_in(root, &config, |dir| install(dir, "sample", "sample")).await?;
+    warden.wait_ready(std::time::Duration::from_secs(60)).await?;
+
+    // The over-reaching manifests are refused, each with its reason; the good ones load.
+    let ready = warden.readyz().await?;
+    let errors = &ready["errors"];
+    let error = |source: &str| errors[source].as_str().unwrap_or_default().to_owned();
+    assert!(
+        error("ops/grabby").contains("tools.greet.scopes") && error("ops/grabby").contains("\"ops:\""),
+        "{ready}"
+    );
+    assert!(
+        error("ops/hungry").contains("limits.memory_mb") && error("ops/hungry").contains("1..=64"),
+        "{ready}"
+    );
+    assert!(error("ops/writer").contains("database.access"), "{ready}");
+    assert!(errors.get("sales/sample").is_none() && errors.get("ops/sample").is_none(), "{ready}");
+
+    let token =
+        |sub: &str, groups: &str| warden.local_token_with(sub, SCOPES, &[&format!("groups={groups}")]);
+    let alice = warden.client_with_token(&token("alice", r#"["sales-team"]"#)?).await?;
+    let bob = warden.client_with_token(&token("bob", r#""ops-team""#)?).await?;
+    let carol = warden.client_with_token(&token("carol", r#"["ops-team","sales-team"]"#)?).await?;
+    let dave = warden.client_with_token(&token("dave", r#"["marketing"]"#)?).await?;
+
+    let team_tools = |names: Vec<String>| -> Vec<String> {
+        names.into_iter().filter(|n| n.starts_with("sales.") || n.starts_with("ops.")).collect()
+    };
+    let alice_tools = tool_names(&alice).await?;
+    assert!(alice_tools.contains(&"sample.greet".to_owned()), "shared tools stay visible: {alice_tools:?}");
+    assert_eq!(team_tools(alice_tools), ["sales.sample.greet", "sales.sample.whoami"]);
+    assert_eq!(team_tools(tool_names(&bob).await?), ["ops.sample.greet", "ops.sample.whoami"]);
+    assert_eq!(
+        team_tools(tool_names(&carol).await?),
+        ["ops.sample.greet", "ops.sample.whoami", "sales.sample.greet", "sales.sample.whoami"]
+    );
+    assert!(team_tools(tool_names(&dave).await?).is_empty());
+
+    // Calls: members succeed; others get exactly what an unknown tool gets.
+    let ok = call(&alice, "sales.sample.greet", json!({ "name": "Alice" })).await?;
+    assert!(text_of(&ok).contains("Alice"), "{ok:?}");
+    let ok = call(&carol, "ops.sample.greet", json!({ "name": "Carol" })).await?;
+    assert!(text_of(&ok).contains("Carol"), "{ok:?}");
+    let calls_before = warden.tool_calls_logged();
+    let refused = call(&alice, "ops.sample.greet", json!({ "name": "Alice" })).await;
+    let unknown = call(&alice, "ops.sample.nonexistent", json!({})).await;
+    let message = |r: anyhow::Result<_>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    let (refused, unknown) = (message(refused), message(unknown));
+    assert!(refused.contains("unknown tool"), "{refused}");
+    assert_eq!(
+        refused.replace("greet", "X"),
+        unknown.replace("nonexistent", "X"),
+        "indistinguishable from unknown"
+    );
+    assert!(call(&dave, "sales.sample.greet", json!({ "name": "Dave" })).await.is_err());
+    assert_eq!(warden.tool_calls_logged(), calls_before, "no refused call reached a plugin");
+    // The audit log says why.
+    let audit = warden.audit();
+    assert!(audit.iter().any(|e| e["event"] == "tool.refused"
+        && e["tool"] == "ops.sample.greet"
+        && e["subject"] == "alice"
+        && e["reason"].as_str().is_some_and(|r| r.contains("not a member"))));
+    Ok(())
+}
