@@ -85,7 +85,7 @@ fmt:
 
 ## Micro-benchmark: one tool call through the runtime.
 bench: plugins
-	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query
+	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query --bench call_overhead
 
 ## Load test over HTTP, side by side with a bare axum handler (needs wrk).
 load: plugins

@@ -6,12 +6,16 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden_tests::{ALICE_ORDERS, BOB_ORDERS, McpClient, PgFixture, Warden, call, install, text_of};
+use warden_tests::{
+    ALICE_ORDERS, BOB_ORDERS, McpClient, PgFixture, UNLIMITED, Warden, call, install, text_of,
+};
 
 const SCOPES: &str = "sql:read sql:query orders:read";
 
 async fn pg_warden(pg: &PgFixture, impersonation: &str, pool_size: usize) -> Warden {
-    let config = format!("[auth]\nmode = \"local\"\n\n{}", pg.warden_config(impersonation, pool_size));
+    // The pool tests run hundreds of calls from two callers at once: call limits off.
+    let config =
+        format!("[auth]\nmode = \"local\"\n\n{}{UNLIMITED}", pg.warden_config(impersonation, pool_size));
     Warden::start(&config, |dir| {
         install(dir, "sql", "sql");
         install(dir, "orders", "orders");
@@ -93,6 +97,13 @@ async fn each_user_sees_what_the_database_lets_them_see() {
         query(&carol, "SELECT current_user", json!([])).await.expect_err("unknown user must be refused");
     assert!(refused.contains("carol_not_a_role"), "{refused}");
     assert!(!refused.contains(&pg.login), "{refused}");
+
+    // The audit log names the database user each call acted as.
+    let audit = warden.audit();
+    let acted_as = |user: &str| {
+        audit.iter().any(|e| e["event"] == "tool.called" && e["outcome"] == "ok" && e["db_user"] == user)
+    };
+    assert!(acted_as(&pg.alice) && acted_as(&pg.bob), "{audit:?}");
 
     // Superuser login variant: SET SESSION AUTHORIZATION.
     let warden2 = pg_warden(&pg, "set-session-authorization", 1).await;

@@ -23,6 +23,10 @@ mod pg;
 pub use idp::Idp;
 pub use pg::{ALICE_ORDERS, BOB_ORDERS, PgFixture, psql};
 
+/// Config that switches the per-caller and per-plugin call limits off, for tests that load the
+/// server from one caller on purpose (the limits have their own tests in `tests/limits.rs`).
+pub const UNLIMITED: &str = "[limits]\ncaller_calls_per_s = 0\ncaller_concurrency = 0\nplugin_calls_per_s = 0\nplugin_concurrency = 0\n";
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()

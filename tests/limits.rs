@@ -133,6 +133,13 @@ async fn slow_clients_are_cut_off_without_holding_the_server() -> anyhow::Result
         assert!(took < Duration::from_secs(5), "a slow client was never cut off");
     }
 
+    // A request head over server.max_header_bytes (16 KiB by default) gets 431.
+    let mut s = TcpStream::connect(&addr).await?;
+    let big = format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20 * 1024));
+    let _ = s.write_all(big.as_bytes()).await;
+    let (answer, _) = until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+
     // A client that sends its head but stalls in the body gets 408.
     let mut s = TcpStream::connect(&addr).await?;
     s.write_all(

@@ -6,14 +6,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use warden_tests::{Warden, call, install, text_of};
+use warden_tests::{UNLIMITED, Warden, call, install, text_of};
 
 /// Generous slack over a limit for a loaded 2-core machine; the point is "bounded", not speed.
 const SLACK: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_attack_is_contained_while_others_are_served() {
-    let warden = Warden::start("", |dir| {
+    // One anonymous caller floods the server on purpose: the call limits would refuse it first.
+    let warden = Warden::start(UNLIMITED, |dir| {
         install(dir, "sample", "sample");
         install(dir, "misbehaving", "misbehaving");
     })

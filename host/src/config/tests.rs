@@ -157,3 +157,71 @@ fn database_password_reference_is_resolved_and_braced() {
     assert_eq!(resolved, "Driver=x;Uid=u;PWD={p;w}}d};");
     assert!(!format!("{:?}", c.database).contains("p;w"), "the password reached Debug output");
 }
+
+#[test]
+fn tls_and_team_misconfigurations_are_all_named_with_a_fix() {
+    let text = r#"
+        [server]
+        public_url = "http://mcp.example.com"
+        bind = "127.0.0.1:8000"
+        admin_bind = "127.0.0.1:8000"
+        [server.tls]
+        cert = "/nonexistent/cert.pem"
+        key = "/nonexistent/key.pem"
+        [limits]
+        caller_calls_per_s = 10
+        caller_burst = 5
+        [[teams]]
+        name = "Sales Team"
+        plugins_dir = "run/plugins"
+        scope_prefix = ""
+        member_claim = "org_id"
+        members = []
+        max_memory_mb = 100000
+        require_signatures = true
+        [[teams]]
+        name = "ops"
+        plugins_dir = "run/ops"
+        scope_prefix = "ops:"
+        member_claim = "groups"
+        members = ["ops"]
+        trusted_keys = ["not a key", "env:WARDEN_TEST_NO_SUCH_VARIABLE"]
+    "#;
+    let err = load(text, &[]).unwrap_err().to_string();
+    for needle in [
+        "server.public_url",
+        "https",
+        "server.tls.cert",
+        "server.tls.key",
+        "server.admin_bind",
+        "limits.caller_burst",
+        "teams[0].name",
+        "teams[0].plugins_dir",
+        "teams[0].scope_prefix",
+        "teams[0].members",
+        "teams[0].max_memory_mb",
+        "teams[0].trusted_keys",
+        "teams[1].trusted_keys[0]",
+        "teams[1].trusted_keys[1]",
+        "WARDEN_TEST_NO_SUCH_VARIABLE",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn introspection_secret_may_be_a_reference() {
+    let base = "[auth]\nmode = \"introspection\"\nintrospection_url = \"https://idp/introspect\"\nintrospection_client_id = \"warden\"\n";
+    let err = load(&format!("{base}introspection_client_secret = \"env:WARDEN_TEST_UNSET_SECRET\"\n"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("auth.introspection_client_secret") && err.contains("WARDEN_TEST_UNSET_SECRET"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("secret");
+    std::fs::write(&file, "s3cret\n").unwrap();
+    let ok = load(&format!("{base}introspection_client_secret = \"file:{}\"\n", file.display()), &[]);
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}

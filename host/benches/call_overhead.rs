@@ -1,0 +1,90 @@
+//! What the multi-team hardening adds to every `tools/call`, measured side by side with the call
+//! itself in one run: the rate/concurrency admission (`CallLimits::admit` + release), the team
+//! check (`Teams::admits`), one audit line (`AuditLog::record` to a file), and the metrics
+//! update, against one `sample.greet` call through the runtime.
+//!
+//! Needs the plugin components: `make bench` builds them first.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use warden::auth::{Identity, IdentityData};
+use warden::config::{LimitsConfig, RuntimeConfig, TeamConfig};
+use warden::limits::CallLimits;
+use warden::plugins::{LoadedPlugin, Manifest, Runtime};
+use warden::teams::Teams;
+use warden::telemetry::{AuditEvent, AuditLog, Metrics};
+
+fn component(name: &str) -> Vec<u8> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make bench`)", path.display()))
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let data = tempfile::tempdir().expect("tempdir");
+    let config = RuntimeConfig::default();
+    let runtime = Runtime::new(&config, data.path()).expect("runtime");
+    let manifest = Manifest::parse("sample", include_str!("../../plugins/sample/plugin.toml"), &config)
+        .expect("manifest");
+    let (plugin, _) = rt.block_on(LoadedPlugin::load(&runtime, manifest, component("sample"))).expect("load");
+    let caller = Identity::new(IdentityData {
+        subject: "auth0|alice".into(),
+        issuer: "https://tenant.example/".into(),
+        username: Some("alice".into()),
+        email: None,
+        client_id: Some("client".into()),
+        scopes: vec!["tool:greet".into()],
+        permissions: Vec::new(),
+        claims: serde_json::json!({ "groups": ["sales-team", "ops-team"] }),
+    });
+    // Effectively unlimited, so every admission takes the full path and succeeds.
+    let limits = Arc::new(CallLimits::new(&LimitsConfig {
+        caller_calls_per_s: 1_000_000_000,
+        caller_burst: 1_000_000_000,
+        plugin_calls_per_s: 1_000_000_000,
+        plugin_burst: 1_000_000_000,
+        ..LimitsConfig::default()
+    }));
+    let team: TeamConfig = toml::from_str(
+        "name = \"sales\"\nplugins_dir = \"s\"\nscope_prefix = \"sales:\"\nmember_claim = \"groups\"\nmembers = [\"sales-team\"]\n",
+    )
+    .expect("team");
+    let teams = Teams::from_config(&[team]);
+    let audit = AuditLog::open(&data.path().join("audit.jsonl")).expect("audit log");
+    let metrics = Metrics::default();
+
+    let mut group = c.benchmark_group("call_overhead");
+    group.bench_function("tool_call_greet", |b| {
+        b.iter(|| {
+            rt.block_on(plugin.call(&runtime, "greet", r#"{"name":"Ada"}"#.to_owned(), &caller))
+                .expect("call")
+        })
+    });
+    group.bench_function("limits_admit_release", |b| {
+        b.iter(|| drop(limits.admit("https://tenant.example/|auth0|alice", "sample").expect("admitted")))
+    });
+    group.bench_function("team_check", |b| b.iter(|| teams.admits(&caller, Some("sales"))));
+    group.bench_function("audit_record", |b| {
+        b.iter(|| {
+            let mut e = AuditEvent::new("tool.called", "ok");
+            e.subject = Some("auth0|alice".into());
+            e.tool = Some("sample.greet".into());
+            e.plugin_sha256 = Some(plugin.sha256.clone());
+            e.arguments = Some(vec!["name".into()]);
+            e.duration_ms = Some(1.0);
+            audit.record(&e);
+        })
+    });
+    group.bench_function("metrics_tool_call", |b| {
+        b.iter(|| metrics.tool_call("sample.greet", "ok", Some(0.001)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, overhead);
+criterion_main!(benches);
