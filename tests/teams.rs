@@ -102,6 +102,11 @@ async fn each_team_sees_and_calls_only_its_own_tools() -> anyhow::Result<()> {
         "indistinguishable from unknown"
     );
     assert!(call(&dave, "sales.sample.greet", json!({ "name": "Dave" })).await.is_err());
+    // A non-member without the tool's scope gets the same answer, not a 403 naming the scope.
+    let erin = warden.local_token_with("erin", "tool:greet", &["groups=[\"ops-team\"]"])?;
+    let erin = warden.client_with_token(&erin).await?;
+    let answer = message(call(&erin, "sales.sample.greet", json!({ "name": "Erin" })).await);
+    assert!(answer.contains("unknown tool") && !answer.contains("sales:greet"), "{answer}");
     assert_eq!(warden.tool_calls_logged(), calls_before, "no refused call reached a plugin");
     // The audit log says why.
     let audit = warden.audit();

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::auth::{Authenticator, Identity, forbidden_insufficient_scope};
 use crate::limits::{CallLimits, Refusal};
 use crate::plugins::Registry;
+use crate::teams::Teams;
 use crate::telemetry::{AuditEvent, Telemetry};
 
 /// What the guard needs.
@@ -34,6 +35,8 @@ pub struct Guard {
     pub limits: Arc<CallLimits>,
     /// Where refusals are recorded.
     pub telemetry: Telemetry,
+    /// Team membership: another team's tool is treated here exactly like an unknown one.
+    pub teams: Teams,
 }
 
 /// The parts of a JSON-RPC request the guard looks at.
@@ -97,7 +100,13 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     let Some(identity) = parts.extensions.get::<Identity>().cloned() else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
-    let tool = guard.registry.snapshot().tool(&name);
+    // A tool of a team the caller is not in counts as unknown: no scope challenge that would name
+    // its scopes, and no charge against that plugin's rate (a non-member cannot exhaust it).
+    let tool = guard
+        .registry
+        .snapshot()
+        .tool(&name)
+        .filter(|t| guard.teams.admits(&identity, t.plugin.manifest.team.as_deref()));
     if guard.auth.enforces_scopes()
         && let Some(tool) = &tool
     {

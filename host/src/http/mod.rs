@@ -73,6 +73,7 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         auth: state.auth.clone(),
         limits: state.limits.clone(),
         telemetry: state.mcp.telemetry.clone(),
+        teams: state.mcp.teams.clone(),
     });
     // Layers run outermost-last: authentication (headers only) before the body is read.
     let mcp_routes = Router::new()
