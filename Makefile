@@ -15,6 +15,9 @@ deps:
 	@# unixODBC (odbc-api links libodbc) with the PostgreSQL and SQLite3 ODBC drivers.
 	@dpkg -s unixodbc-dev odbc-postgresql libsqliteodbc >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq unixodbc unixodbc-dev odbc-postgresql libsqliteodbc)
+	@# Debian registers psqlODBC with CommLog = 1, which writes a /tmp/psqlodbc_*.log per process.
+	@! grep -Eq '^CommLog[[:space:]]*=[[:space:]]*1' /etc/odbcinst.ini 2>/dev/null || \
+	  sed -i -E 's/^(CommLog[[:space:]]*=[[:space:]]*)1/\10/' /etc/odbcinst.ini
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
 IDP_DIR  := tests/idp
