@@ -15,6 +15,7 @@ pub mod limits;
 pub mod mcp;
 pub mod oauth;
 pub mod plugins;
+pub mod private_files;
 pub mod store;
 pub mod teams;
 pub mod telemetry;

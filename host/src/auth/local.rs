@@ -50,7 +50,7 @@ impl LocalIssuer {
                 let doc =
                     EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                         .map_err(|_| LocalKeyError::Sign("key generation failed".into()))?;
-                write_private(&path, doc.as_ref()).map_err(io)?;
+                crate::private_files::write_new(&path, doc.as_ref()).map_err(io)?;
                 tracing::info!(path = %path.display(), "generated the local signing key");
                 doc.as_ref().to_vec()
             }
@@ -115,17 +115,4 @@ impl LocalIssuer {
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&self.pkcs8))
             .map_err(|e| LocalKeyError::Sign(e.to_string()))
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }

@@ -105,7 +105,8 @@ impl Sealer {
         let mut id = [0u8; 6];
         rng.fill(&mut bytes).and_then(|()| rng.fill(&mut id)).map_err(|_| fail("no randomness".into()))?;
         let id = hex::encode(id);
-        write_private(&dir.join(format!("{id}.key")), &bytes).map_err(|e| fail(e.to_string()))?;
+        crate::private_files::write_new(&dir.join(format!("{id}.key")), &bytes)
+            .map_err(|e| fail(e.to_string()))?;
         let tmp = dir.join(format!(".{CURRENT}.tmp"));
         std::fs::write(&tmp, &id)
             .and_then(|()| std::fs::rename(&tmp, dir.join(CURRENT)))
@@ -167,17 +168,4 @@ fn aad(header: &[u8], context: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(context.len() as u64).to_be_bytes());
     out.extend_from_slice(context);
     out
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    f.write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }

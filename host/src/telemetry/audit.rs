@@ -87,7 +87,7 @@ impl AuditLog {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
                 }
-                Box::new(open_append(path)?)
+                Box::new(crate::private_files::open_append(path)?)
             }
         };
         let (tx, rx) = sync_channel(QUEUE);
@@ -114,17 +114,6 @@ impl AuditLog {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
-}
-
-#[cfg(unix)]
-fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)
-}
-
-#[cfg(not(unix))]
-fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// The writer thread: writes lines as they come and flushes whenever the queue is empty.
