@@ -5,33 +5,20 @@
 //!
 //! Needs the plugin components: `make bench` builds them first.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use warden::auth::{Identity, IdentityData};
-use warden::config::{LimitsConfig, RuntimeConfig, TeamConfig};
+use warden::config::{LimitsConfig, TeamConfig};
 use warden::limits::CallLimits;
-use warden::plugins::{LoadedPlugin, Manifest, Runtime};
 use warden::teams::Teams;
 use warden::telemetry::{AuditEvent, AuditLog, Metrics};
 
-fn component(name: &str) -> Vec<u8> {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make bench`)", path.display()))
-}
+mod common;
 
 fn overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    let data = tempfile::tempdir().expect("tempdir");
-    let config = RuntimeConfig::default();
-    let runtime = Runtime::new(&config, data.path()).expect("runtime");
-    let manifest = Manifest::parse("sample", include_str!("../../plugins/sample/plugin.toml"), &config)
-        .expect("manifest");
-    let (plugin, _) = rt.block_on(LoadedPlugin::load(&runtime, manifest, component("sample"))).expect("load");
+    let (data, runtime, plugin) = common::sample_plugin(&rt);
     let caller = Identity::new(IdentityData {
         subject: "auth0|alice".into(),
         issuer: "https://tenant.example/".into(),
