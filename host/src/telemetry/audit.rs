@@ -8,11 +8,14 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
 
 /// Lines buffered for the writer thread; beyond this, lines are dropped and counted.
 const QUEUE: usize = 16 * 1024;
@@ -133,34 +136,23 @@ fn write_lines(rx: Receiver<String>, sink: Box<dyn Write + Send>) {
     }
 }
 
+/// The timestamp layout: RFC 3339, UTC, milliseconds (`time`'s format description, parsed once).
+static TIMESTAMP: LazyLock<Vec<BorrowedFormatItem<'static>>> = LazyLock::new(|| {
+    time::format_description::parse_borrowed::<1>(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
+    )
+    .unwrap_or_default()
+});
+
 /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339_now() -> String {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     rfc3339(since)
 }
 
-/// `since` the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+/// `since` the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 fn rfc3339(since: Duration) -> String {
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
+    (OffsetDateTime::UNIX_EPOCH + since).format(&*TIMESTAMP).unwrap_or_default()
 }
 
 #[cfg(test)]
