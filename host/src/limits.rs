@@ -104,16 +104,18 @@ impl CallLimits {
                 *running.entry(key.clone()).or_insert(0) += 1;
             }
         }
+        // From here on, dropping the permit gives the concurrency slots back. The rate limiters
+        // are keyed by the same strings (each limiter holds one kind of key).
         let permit = Permit { limits: self.clone(), keys };
-        self.check_rate(&self.caller_rate, caller, "caller_rate")?;
-        self.check_rate(&self.plugin_rate, plugin, "plugin_rate")?;
+        self.check_rate(&self.caller_rate, &permit.keys[0], "caller_rate")?;
+        self.check_rate(&self.plugin_rate, &permit.keys[1], "plugin_rate")?;
         Ok(permit)
     }
 
     fn check_rate(
         &self,
         limiter: &Option<DefaultKeyedRateLimiter<String>>,
-        key: &str,
+        key: &String,
         limit: &'static str,
     ) -> Result<(), Refusal> {
         let Some(limiter) = limiter else { return Ok(()) };
@@ -122,7 +124,7 @@ impl CallLimits {
             limiter.retain_recent();
         }
         limiter
-            .check_key(&key.to_owned())
+            .check_key(key)
             .map_err(|not_until| Refusal { limit, retry_after: not_until.wait_time_from(self.clock.now()) })
     }
 

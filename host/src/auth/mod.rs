@@ -327,9 +327,7 @@ pub async fn require_identity(
         if !missing.is_empty() {
             tracing::info!(subject = %identity.data().subject, missing = ?missing, "required scopes missing");
             auth.telemetry.metrics.auth_failure("insufficient_scope");
-            let mut e = AuditEvent::new("token.rejected", "insufficient_scope");
-            e.subject = Some(identity.data().subject.clone());
-            e.client_id = identity.data().client_id.clone();
+            let mut e = AuditEvent::by("token.rejected", "insufficient_scope", &identity);
             e.reason = Some(format!("missing required scope(s): {}", missing.join(" ")));
             auth.telemetry.audit.record(&e);
             return forbidden_insufficient_scope(&auth, &auth.required_scopes);

@@ -113,9 +113,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         let needed = &tool.tool().grant.scopes;
         if !identity.missing_scopes(needed).is_empty() {
             tracing::info!(subject = %identity.data().subject, tool = name, needed = ?needed, "refused a tool call: insufficient scope");
-            let mut e = AuditEvent::new("tool.refused", "insufficient_scope");
-            e.subject = Some(identity.data().subject.clone());
-            e.client_id = identity.data().client_id.clone();
+            let mut e = AuditEvent::by("tool.refused", "insufficient_scope", &identity);
             e.team = tool.plugin.manifest.team.clone();
             e.tool = Some(name.clone());
             e.reason = Some(format!("insufficient scope: needs {}", needed.join(" ")));
@@ -130,9 +128,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         Ok(p) => p,
         Err(refusal) => {
             tracing::info!(subject = %identity.data().subject, tool = name, limit = refusal.limit, "refused a tool call: limit reached");
-            let mut e = AuditEvent::new("tool.refused", "rate_limited");
-            e.subject = Some(identity.data().subject.clone());
-            e.client_id = identity.data().client_id.clone();
+            let mut e = AuditEvent::by("tool.refused", "rate_limited", &identity);
             e.team = tool.as_ref().and_then(|t| t.plugin.manifest.team.clone());
             e.tool = Some(name.clone());
             e.reason = Some(format!("{} limit reached", refusal.limit));

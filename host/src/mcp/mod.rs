@@ -63,8 +63,12 @@ impl McpState {
     /// True if `caller` may see and call `tool`: a member of its team (or it is shared) and
     /// holding its scopes.
     pub fn may_use(&self, caller: &Identity, tool: &ToolRef) -> bool {
-        self.teams.admits(caller, tool.plugin.manifest.team.as_deref())
-            && (!self.enforce_scopes || caller.missing_scopes(&tool.tool().grant.scopes).is_empty())
+        self.teams.admits(caller, tool.plugin.manifest.team.as_deref()) && self.holds_scopes(caller, tool)
+    }
+
+    /// True if `caller` holds every scope `tool` requires (or scopes are not enforced).
+    fn holds_scopes(&self, caller: &Identity, tool: &ToolRef) -> bool {
+        !self.enforce_scopes || caller.missing_scopes(&tool.tool().grant.scopes).is_empty()
     }
 
     /// The database user a call of `tool` by `caller` acts as, for the audit log.
@@ -78,11 +82,7 @@ impl McpState {
 
 /// An audit event about `caller` calling `tool`.
 fn call_event(event: &'static str, outcome: &'static str, caller: &Identity, tool: &str) -> AuditEvent {
-    let mut e = AuditEvent::new(event, outcome);
-    e.subject = Some(caller.data().subject.clone());
-    e.client_id = caller.data().client_id.clone();
-    e.tool = Some(tool.to_owned());
-    e
+    AuditEvent { tool: Some(tool.to_owned()), ..AuditEvent::by(event, outcome, caller) }
 }
 
 /// One MCP session's handler. Cheap: it only holds the shared state.
@@ -188,7 +188,7 @@ impl ServerHandler for WardenMcp {
             telemetry.metrics.tool_call(&tool.name, "refused", None);
             return Err(unknown());
         }
-        if !self.state.may_use(&caller, &tool_ref) {
+        if !self.state.holds_scopes(&caller, &tool_ref) {
             // The HTTP layer answers this with 403 and a step-up challenge first; this is the
             // backstop for any path that reaches the handler without passing it.
             let mut e = call_event("tool.refused", "refused", &caller, &tool.name);

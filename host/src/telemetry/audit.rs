@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use time::OffsetDateTime;
+
+use crate::auth::Identity;
 use time::format_description::BorrowedFormatItem;
 
 /// Lines buffered for the writer thread; beyond this, lines are dropped and counted.
@@ -66,6 +68,16 @@ impl AuditEvent {
     /// An event of kind `event` with outcome `outcome`, stamped now.
     pub fn new(event: &'static str, outcome: &'static str) -> AuditEvent {
         AuditEvent { ts: rfc3339_now(), event, outcome, ..AuditEvent::default() }
+    }
+
+    /// An event about something `caller` did: stamped now, with its subject and client id.
+    pub fn by(event: &'static str, outcome: &'static str, caller: &Identity) -> AuditEvent {
+        let data = caller.data();
+        AuditEvent {
+            subject: Some(data.subject.clone()),
+            client_id: data.client_id.clone(),
+            ..Self::new(event, outcome)
+        }
     }
 }
 
