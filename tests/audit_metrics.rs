@@ -155,5 +155,12 @@ async fn audit_log_holds_every_decision_and_no_token() -> anyhow::Result<()> {
     assert_eq!(value("warden_instances_max", None), Some(64.0), "{body}");
     assert!(value("warden_db_pool_size", None).is_some(), "{body}");
     assert!(warden.http.get(format!("{admin_url}/readyz")).send().await?.status().is_success());
+
+    // `warden probe` (the container health check) succeeds on 2xx only.
+    let probe = |url: String| {
+        std::process::Command::new(warden_tests::warden_binary()).args(["probe", &url]).status()
+    };
+    assert!(probe(format!("{admin_url}/healthz"))?.success());
+    assert!(!probe(format!("{admin_url}/no-such-path"))?.success());
     Ok(())
 }

@@ -83,13 +83,33 @@ async fn only_correctly_signed_plugins_load() -> anyhow::Result<()> {
          member_claim = \"groups\"\nmembers = [\"sales-team\"]\nrequire_signatures = true\ntrusted_keys = [\"file:{}\"]\n",
         team_pub.display()
     );
-    let warden = Warden::spawn_in(root, &config, |_| {}).await?;
+    // The manifest may pin the component's SHA-256: the right pin loads, a wrong one is refused
+    // even though both are correctly signed.
+    let sum = Command::new("sha256sum").arg(component("sample")).output()?;
+    let sha = String::from_utf8(sum.stdout)?.split_whitespace().next().unwrap_or_default().to_owned();
+    assert_eq!(sha.len(), 64);
+    let pinned = |pin: &str| {
+        MANIFEST.replace("name = \"sample\"", &format!("name = \"sample\"\nwasm_sha256 = \"{pin}\""))
+    };
+    stage(&team_dir, "pinned", &pinned(&sha).replace("\"sample\"", "\"pinned\""), Some(&team_key));
+    stage(
+        &team_dir,
+        "mispinned",
+        &pinned(&"0".repeat(64)).replace("\"sample\"", "\"mispinned\""),
+        Some(&team_key),
+    );
+    let warden = Warden::spawn_in(root, &config, |shared| {
+        // In the shared directory signatures are not required, but one that does not verify
+        // still refuses the plugin.
+        stage(shared, "stray", "[tools.greet]\n", Some(&other_key));
+    })
+    .await?;
     warden.wait_ready(Duration::from_secs(60)).await?;
 
     let ready = warden.readyz().await?;
     let loaded: Vec<&str> =
         ready["plugins"].as_array().into_iter().flatten().filter_map(|p| p["source"].as_str()).collect();
-    assert_eq!(loaded, ["sales/good"], "{ready}");
+    assert_eq!(loaded, ["sales/good", "sales/pinned"], "{ready}");
     let error = |s: &str| ready["errors"][s].as_str().unwrap_or_default().to_owned();
     assert!(
         error("sales/unsigned").contains("unsigned") && error("sales/unsigned").contains("minisign -Sm"),
@@ -99,6 +119,8 @@ async fn only_correctly_signed_plugins_load() -> anyhow::Result<()> {
     assert!(error("sales/tampered").contains("tampered.toml.minisig does not verify"), "{ready}");
     assert!(error("sales/patched").contains("patched.wasm.minisig does not verify"), "{ready}");
     assert!(error("sales/half").contains("half.toml.minisig is missing"), "{ready}");
+    assert!(error("sales/mispinned").contains("pins plugin.wasm_sha256"), "{ready}");
+    assert!(error("stray").contains("no trusted_keys"), "{ready}");
     // Each refusal is in the log and the audit log with its reason.
     assert!(warden.log().contains("plugin refused"));
     let audit = warden.audit();
@@ -111,7 +133,7 @@ async fn only_correctly_signed_plugins_load() -> anyhow::Result<()> {
 
     let token = warden.local_token_with("alice", "sales:greet", &["groups=[\"sales-team\"]"])?;
     let client = warden.client_with_token(&token).await?;
-    assert_eq!(tool_names(&client).await?, ["sales.sample.greet"]);
+    assert_eq!(tool_names(&client).await?, ["sales.pinned.greet", "sales.sample.greet"]);
     let greeting = call(&client, "sales.sample.greet", json!({ "name": "Signed" })).await?;
     assert!(text_of(&greeting).contains("Signed"));
 
@@ -128,7 +150,7 @@ async fn only_correctly_signed_plugins_load() -> anyhow::Result<()> {
     assert!(refused, "{}", warden.log());
     assert_eq!(
         tool_names(&client).await?,
-        ["sales.sample.greet"],
+        ["sales.pinned.greet", "sales.sample.greet"],
         "the signed version still serves, unchanged"
     );
     assert!(call(&client, "sales.sample.greet", json!({ "name": "Still" })).await.is_ok());
