@@ -7,7 +7,7 @@ EXAMPLES := sample sql orders
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node plugins install-plugins build lint fmt bench load clean
+.PHONY: run test deps test-deps node plugins install-plugins build lint fmt bench bench-login load clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -36,6 +36,8 @@ test-deps: deps node $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_m
 	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
 	@# The signed-plugin tests sign with the real minisign command, as the README tells operators to.
 	@command -v minisign >/dev/null || (apt-get update -qq && apt-get install -y -qq minisign)
+	@# The OIDC proxy tests clean their Redis keys up with redis-cli (Redis itself is a local service).
+	@command -v redis-cli >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-tools)
 
 ## Node.js 20 or newer on PATH (see NODE_DIR above).
 node:
@@ -89,6 +91,11 @@ fmt:
 ## Micro-benchmark: one tool call through the runtime.
 bench: plugins
 	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query --bench call_overhead
+
+## Logins per second through the OIDC proxy vs directly at the IdP (release build; STORE=redis too).
+bench-login: test-deps plugins
+	$(CARGO) build --release -p warden
+	WARDEN_BIN=$(CURDIR)/target/release/warden $(CARGO) run --release -p warden-tests --example login_rate
 
 ## Load test over HTTP, side by side with a bare axum handler (needs wrk).
 load: plugins

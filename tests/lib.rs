@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 mod idp;
+pub mod oauth;
 mod pg;
 pub use idp::Idp;
 pub use pg::{ALICE_ORDERS, BOB_ORDERS, PgFixture, psql};
@@ -38,6 +39,10 @@ fn target_dir() -> PathBuf {
 
 /// The `warden` binary under test.
 pub fn warden_binary() -> PathBuf {
+    // Benchmarks point WARDEN_BIN at the release build.
+    if let Some(bin) = std::env::var_os("WARDEN_BIN") {
+        return PathBuf::from(bin);
+    }
     let path = target_dir().join("debug").join("warden");
     assert!(
         path.exists(),
@@ -192,23 +197,31 @@ impl Warden {
         let config_path = root.path().join("server.toml");
         std::fs::write(&config_path, config.to_string())?;
         let log = root.path().join("warden.log");
-        let mut child = Command::new(warden_binary())
-            .args(["serve", "--config"])
-            .arg(&config_path)
-            .env("WARDEN_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("spawn warden")?;
-        let Some(base_url) = listening_url(&mut child, Duration::from_secs(30)) else {
-            bail!("warden did not start:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
-        };
+        let (child, base_url) = launch(&config_path, &log)?;
         let admin_url = config
             .get("server")
             .and_then(|s| s.get("admin_bind"))
             .and_then(toml::Value::as_str)
             .map(|a| format!("http://{a}"));
         Ok(Warden { child, base_url, root, log, http: reqwest::Client::new(), admin_url })
+    }
+
+    /// Stops the server (SIGKILL: nothing is flushed on purpose) and starts it again with the
+    /// same directories and configuration, on the same port; waits for `/readyz`.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let config_path = self.root.path().join("server.toml");
+        let mut config: toml::Table = std::fs::read_to_string(&config_path)?.parse()?;
+        let port = self.base_url.rsplit(':').next().unwrap_or("0").to_owned();
+        if let Some(server) = config.get_mut("server").and_then(toml::Value::as_table_mut) {
+            server.insert("bind".into(), toml::Value::String(format!("127.0.0.1:{port}")));
+        }
+        std::fs::write(&config_path, config.to_string())?;
+        let (child, base_url) = launch(&config_path, &self.log)?;
+        self.child = child;
+        self.base_url = base_url;
+        self.wait_ready(Duration::from_secs(60)).await
     }
 
     /// The process id (to send signals).
@@ -418,6 +431,25 @@ pub fn ts_sdk_client(url: &str, token: Option<&str>, tool: Option<(&str, Value)>
     serde_json::from_str(line.trim()).with_context(|| {
         format!("unexpected output from the TS client: {line}\n{}", String::from_utf8_lossy(&out.stderr))
     })
+}
+
+/// Starts `warden serve --config config_path`, logging to `log` (appended); returns the child
+/// and the URL it listens on.
+fn launch(config_path: &Path, log: &Path) -> anyhow::Result<(Child, String)> {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let mut child = Command::new(warden_binary())
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .env("WARDEN_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .spawn()
+        .context("spawn warden")?;
+    let Some(base_url) = listening_url(&mut child, Duration::from_secs(30)) else {
+        let _ = child.kill();
+        bail!("warden did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    };
+    Ok((child, base_url))
 }
 
 /// Polls `check` every 50 ms until it returns true or `limit` passes.

@@ -1,5 +1,6 @@
-//! Cost of verifying a bearer token: RS256 (Auth0's default) and ES256 (local mode) signature
-//! checks through the full verifier, against a hit in the verified-token cache.
+//! Cost of verifying a bearer token: RS256 (Auth0's default, i.e. an upstream token used
+//! directly), ES256 (local mode), a Warden-issued OIDC-proxy token (ES256 with the user's copied
+//! claims), each through the full verifier, against a hit in the verified-token cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,10 +55,19 @@ fn verify(c: &mut Criterion) {
 
     // ES256, as local mode signs.
     let dir = tempfile::tempdir().expect("tempdir");
-    let local = LocalIssuer::load_or_create(dir.path()).expect("local key");
+    let local = LocalIssuer::load_or_create(&dir.path().join("keys")).expect("local key");
     let es_token = local.mint(ISS, AUD, "alice", "tool:greet", 3600).expect("mint");
     let es_keys = Arc::new(KeySet::fixed(&local.jwks()).expect("jwks"));
     let es = JwtVerifier::new(es_keys, ISS.into(), AUD.into(), vec![Algorithm::ES256], 30, rules());
+
+    // What the OIDC proxy issues: the same key type, plus the user's profile claims.
+    let now = jsonwebtoken::get_current_timestamp();
+    let proxy_token = local
+        .sign(&json!({ "iss": ISS, "aud": AUD, "sub": "auth0|alice", "exp": now + 300, "iat": now, "nbf": now,
+            "jti": "k2l3j4h5g6f7d8s9a0", "client_id": "Ab3dE5fG7hI9jK1lM3nO5p", "scope": "tool:greet tool:whoami",
+            "permissions": ["tool:greet", "tool:whoami"], "email": "alice@example.com",
+            "email_verified": true, "name": "Alice", "username": "alice" }))
+        .expect("sign proxy token");
 
     let cache = TokenCache::new(10_000, Duration::from_secs(300));
     let (identity, remaining) = rt.block_on(rs.verify(&rs_token)).expect("rs256 verifies");
@@ -66,6 +76,8 @@ fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("token_verify");
     group.bench_function("rs256", |b| b.iter(|| rt.block_on(rs.verify(&rs_token)).expect("ok")));
     group.bench_function("es256", |b| b.iter(|| rt.block_on(es.verify(&es_token)).expect("ok")));
+    group
+        .bench_function("oidc_proxy_es256", |b| b.iter(|| rt.block_on(es.verify(&proxy_token)).expect("ok")));
     group.bench_function("cache_hit", |b| b.iter(|| cache.get(&rs_token).expect("cached")));
     group.finish();
 }

@@ -189,6 +189,18 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
 
     let auth = Arc::new(Authenticator::new(&config, bound)?.with_telemetry(telemetry.clone()));
     auth.spawn_key_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
+    let oidc = if config.auth.mode == AuthMode::OidcProxy {
+        let store = Arc::new(warden::oauth::open_store(&config).await?);
+        let proxy = Arc::new(warden::oauth::OidcProxy::new(&config, bound, store, telemetry.clone())?);
+        proxy.spawn_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
+        tracing::info!(
+            callback = %proxy.upstream.callback_url,
+            "OIDC proxy on: list the callback URL exactly in the IdP application's allowed callback URLs"
+        );
+        Some(proxy)
+    } else {
+        None
+    };
     let mcp = Arc::new(McpState {
         registry: registry.clone(),
         runtime,
@@ -203,6 +215,7 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         auth,
         limits: Arc::new(CallLimits::new(&config.limits)),
         draining: Arc::new(AtomicBool::new(false)),
+        oidc,
     };
     let streams = CancellationToken::new();
     let app = warden::http::router(&config, &public_url, state.clone(), streams.clone());
@@ -355,7 +368,7 @@ fn token(
             serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
         extra.insert(name.to_owned(), value);
     }
-    let issuer_key = warden::auth::local::LocalIssuer::load_or_create(&config.server.data_dir)?;
+    let issuer_key = warden::auth::local::LocalIssuer::load_or_create(&config.keys_dir())?;
     println!("{}", issuer_key.mint_with(&issuer, &audience, sub, scope, ttl, extra)?);
     Ok(())
 }

@@ -108,8 +108,8 @@ impl Authenticator {
         let issuer = config.issuer(bound);
         let (verifier, local) = match a.mode {
             AuthMode::None => (Verifier::Anonymous, None),
-            AuthMode::Local => {
-                let local = LocalIssuer::load_or_create(&config.server.data_dir)?;
+            AuthMode::Local | AuthMode::OidcProxy => {
+                let local = LocalIssuer::load_or_create(&config.keys_dir())?;
                 let keys = Arc::new(KeySet::fixed(&local.jwks())?);
                 let issuer = issuer.clone().unwrap_or_default();
                 let v = JwtVerifier::new(
@@ -182,7 +182,10 @@ impl Authenticator {
                 (Verifier::Introspection(introspector), None)
             }
         };
-        let authorization_servers = if a.authorization_servers.is_empty() {
+        let authorization_servers = if a.mode == AuthMode::OidcProxy {
+            // Warden is the authorization server clients log in to (the IdP stays behind it).
+            vec![config.public_url(bound)]
+        } else if a.authorization_servers.is_empty() {
             issuer.into_iter().filter(|_| matches!(a.mode, AuthMode::Jwt | AuthMode::Introspection)).collect()
         } else {
             a.authorization_servers.clone()

@@ -7,6 +7,7 @@
 
 mod database;
 mod env;
+mod oidc;
 mod teams;
 mod validate;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect, resolve_reference};
+pub use oidc::{OidcConfig, StaticClient, StoreBackend, StoreConfig};
 pub use teams::{TeamConfig, is_valid_team_name};
 pub use validate::ConfigError;
 
@@ -39,6 +41,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Teams, each with its own plugin directory, scope prefix, ceilings and signing keys.
     pub teams: Vec<TeamConfig>,
+    /// The OIDC proxy (`auth.mode = "oidc-proxy"`): the upstream IdP and Warden's own tokens.
+    pub oidc: OidcConfig,
+    /// Where the OIDC proxy keeps its state: embedded file or Redis.
+    pub store: StoreConfig,
 }
 
 /// `[server]`
@@ -225,6 +231,9 @@ pub enum AuthMode {
     Jwt,
     /// Ask the IdP about each (opaque) token with RFC 7662 introspection; results are cached.
     Introspection,
+    /// Warden is the authorization server MCP clients see (DCR, consent, its own tokens) and logs
+    /// users in through the upstream IdP in `[oidc]`.
+    OidcProxy,
 }
 
 impl Default for AuthConfig {
@@ -402,15 +411,18 @@ impl Config {
         format!("{}/mcp", self.public_url(bound))
     }
 
-    /// The issuer: explicit, from the Auth0 domain, or (local mode) the public URL.
+    /// The issuer: explicit, from the Auth0 domain, or (local and oidc-proxy modes) the public URL.
     pub fn issuer(&self, bound: SocketAddr) -> Option<String> {
+        if self.auth.mode == AuthMode::OidcProxy {
+            return Some(self.public_url(bound));
+        }
         if let Some(i) = &self.auth.issuer {
             return Some(i.clone());
         }
         if let Some(d) = &self.auth.domain {
             return Some(format!("https://{}/", d.trim_end_matches('/')));
         }
-        (self.auth.mode == AuthMode::Local).then(|| self.public_url(bound))
+        matches!(self.auth.mode, AuthMode::Local | AuthMode::OidcProxy).then(|| self.public_url(bound))
     }
 
     /// The expected audience: explicit, or the resource URL.

@@ -76,6 +76,7 @@ impl Config {
         self.validate_database(&mut bad);
         self.validate_listener(&mut bad);
         self.validate_teams(&mut bad);
+        self.validate_oidc(&mut bad);
         if let Some(url) = &self.server.public_url {
             match url.split_once("://") {
                 Some(("http" | "https", rest)) if !rest.is_empty() && !rest.contains(['?', '#']) => {}
@@ -396,7 +397,20 @@ impl Config {
                 );
             }
         }
-        if a.mode != AuthMode::Jwt && (a.domain.is_some() || a.config_url.is_some() || a.jwks_uri.is_some()) {
+        let upstream_in_auth =
+            a.domain.is_some() || a.config_url.is_some() || a.jwks_uri.is_some() || a.issuer.is_some();
+        if a.mode == AuthMode::OidcProxy && upstream_in_auth {
+            bad(
+                "auth.issuer",
+                "in oidc-proxy mode Warden issues the tokens it verifies, so [auth] IdP settings \
+                 (issuer/domain/config_url/jwks_uri) do not apply"
+                    .into(),
+                "move the IdP settings to [oidc] (issuer or domain, config_url, client_id, client_secret, audience)",
+            );
+        } else if a.mode != AuthMode::Jwt
+            && a.mode != AuthMode::OidcProxy
+            && (a.domain.is_some() || a.config_url.is_some() || a.jwks_uri.is_some())
+        {
             bad(
                 "auth.mode",
                 format!(

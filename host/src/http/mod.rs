@@ -40,6 +40,8 @@ pub struct AppState {
     pub limits: Arc<CallLimits>,
     /// Set once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic.
     pub draining: Arc<AtomicBool>,
+    /// The OIDC proxy's authorization server (`auth.mode = "oidc-proxy"`).
+    pub oidc: Option<Arc<crate::oauth::OidcProxy>>,
 }
 
 /// The admin listener's router: `/metrics`, `/healthz`, `/readyz`, no authentication and no
@@ -101,6 +103,9 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         .route("/readyz", get(health::readyz));
     if config.server.admin_bind.is_none() {
         router = router.route("/metrics", get(metrics::metrics));
+    }
+    if let Some(proxy) = &state.oidc {
+        router = router.merge(crate::oauth::routes(proxy.clone()));
     }
     router.with_state(state)
 }

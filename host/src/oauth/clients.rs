@@ -126,6 +126,32 @@ impl Client {
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == "none"
     }
+
+    /// A client that did not register here: pre-registered in the configuration, or described by
+    /// a Client ID Metadata Document. `redirect_uris` must already have passed the
+    /// [`RedirectPolicy`]. With a `secret` it is confidential.
+    pub fn known(
+        client_id: String,
+        client_name: Option<String>,
+        redirect_uris: Vec<String>,
+        secret: Option<&str>,
+    ) -> Client {
+        Client {
+            client_id,
+            client_name,
+            redirect_uris,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            token_endpoint_auth_method: if secret.is_some() { "client_secret_basic" } else { "none" }.into(),
+            scope: None,
+            client_id_issued_at: 0,
+            secret_sha256: secret.map(digest),
+        }
+    }
+
+    /// True if refresh tokens may be issued to this client.
+    pub fn may_refresh(&self) -> bool {
+        self.grant_types.iter().any(|g| g == "refresh_token")
+    }
 }
 
 /// Registers clients and looks them up.
