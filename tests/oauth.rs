@@ -202,6 +202,17 @@ impl Client {
         })
     }
 
+    /// A client configured in `[[oidc.clients]]` (it does not register).
+    pub fn preregistered(base: &str, client_id: &str, redirect_uri: &str) -> Client {
+        Client {
+            base: base.to_owned(),
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            verifier: String::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// A fresh authorization request URL (new PKCE verifier) with `state` and `scope`.
     pub fn authorize_url(&mut self, state: &str, scope: &str) -> String {
         self.verifier = format!("v{}", URL_SAFE_NO_PAD.encode(rand_bytes()));

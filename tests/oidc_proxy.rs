@@ -29,6 +29,11 @@ const REDIRECT: &str = "http://127.0.0.1:53682/callback";
 
 /// The test IdP with Warden registered as a confidential client calling back to `public_url`.
 fn idp_for(public_url: &str) -> anyhow::Result<Idp> {
+    idp_with_ttl(public_url, 300)
+}
+
+/// Like [`idp_for`], with upstream access tokens living `ttl_s`.
+fn idp_with_ttl(public_url: &str, ttl_s: u64) -> anyhow::Result<Idp> {
     Idp::start(
         0,
         &[AUDIENCE],
@@ -46,7 +51,7 @@ fn idp_for(public_url: &str) -> anyhow::Result<Idp> {
             "password": PASSWORD,
             "permissions": ["tool:whoami", "tool:greet"],
         }]),
-        300,
+        ttl_s,
     )
 }
 
@@ -140,6 +145,8 @@ async fn the_typescript_sdk_logs_in_through_one_replica_and_works_through_anothe
     balancer.point_at(&one.base_url);
     let login = ts_oauth("login", &mcp, state.path(), Some("sample.whoami")).await?;
     assert_whoami(&login, "login through replica 1");
+    assert!(one.audit().iter().any(|e| e["event"] == "login.completed" && e["subject"] == "auth0|alice-1"));
+    assert!(!two.audit().iter().any(|e| e["event"] == "login.completed"), "replica 2 saw no login");
     assert_eq!(login["logins"], 1, "{login}");
     assert_eq!(login["refreshToken"], true, "{login}");
 
@@ -214,8 +221,12 @@ struct Proxy {
 }
 
 async fn proxy(extra: &str) -> anyhow::Result<Proxy> {
+    proxy_with_ttl(extra, 300).await
+}
+
+async fn proxy_with_ttl(extra: &str, upstream_ttl_s: u64) -> anyhow::Result<Proxy> {
     let balancer = Balancer::start().await?;
-    let idp = idp_for(&balancer.url)?;
+    let idp = idp_with_ttl(&balancer.url, upstream_ttl_s)?;
     let config = proxy_config(&idp, &balancer.url, extra);
     let warden = Warden::start(&config, |dir| install(dir, "sample", "sample")).await?;
     balancer.point_at(&warden.base_url);
@@ -559,5 +570,115 @@ async fn misconfigurations_from_seed_000_are_refused_at_start() -> anyhow::Resul
         Command::new(warden_tests::warden_binary()).args(["check", "--config"]).arg(&config).output()?;
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success() && text.contains("partial OAuth settings"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn refreshing_goes_upstream_and_an_idp_outage_keeps_the_session() -> anyhow::Result<()> {
+    // Upstream access tokens live 1 s, so every Warden refresh must refresh upstream first.
+    let Proxy { _balancer, idp, warden, base } = proxy_with_ttl("", 1).await?;
+    let p_base = base.clone();
+    let mut client = Client::register(&p_base, REDIRECT).await?;
+    let mut browser = Browser::new();
+    let url = client.authorize_url("st", "tool:whoami");
+    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
+    let q = browser.approve_and_login(&p_base, &fields, &idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let (_, tokens) = client.exchange(&q["code"], &client.verifier.clone()).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, refreshed) = client.refresh(tokens["refresh_token"].as_str().unwrap_or_default()).await?;
+    assert_eq!(status, 200, "{refreshed}");
+    assert!(
+        warden.audit().iter().any(|e| e["event"] == "token.refreshed" && e["reason"] == "upstream tokens refreshed at the IdP"),
+        "the refresh went to the IdP"
+    );
+    let mcp = warden.client_with_token(refreshed["access_token"].as_str().unwrap_or_default()).await?;
+    let result = warden_tests::call(&mcp, "sample.whoami", json!({})).await?;
+    assert!(warden_tests::text_of(&result).contains("alice"));
+    // The IdP goes away: the refresh is "temporarily unavailable" (503), not invalid_grant, and the
+    // refresh token survives for a retry.
+    drop(idp);
+    let rt = refreshed["refresh_token"].as_str().unwrap_or_default().to_owned();
+    for attempt in 0..2 {
+        let (status, body) = client.refresh(&rt).await?;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (503, Some("temporarily_unavailable")),
+            "attempt {attempt}: {body}"
+        );
+        assert!(!body.to_string().contains("connection"), "no internal detail leaks: {body}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn remembered_consent_skips_the_page_for_that_browser_and_client_only() -> anyhow::Result<()> {
+    let p = proxy("").await?;
+    let mut client = Client::register(&p.base, REDIRECT).await?;
+    let mut browser = Browser::new();
+    let url = client.authorize_url("st", "tool:whoami");
+    let Step::Consent(mut fields) = browser.advance(&url, REDIRECT).await? else {
+        anyhow::bail!("no consent")
+    };
+    fields.insert("remember".into(), "1".into());
+    let q = browser.approve_and_login(&p.base, &fields, &p.idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    assert!(q.contains_key("code"), "{q:?}");
+    // Again, same browser and client: straight to the IdP (no consent page), and a code.
+    let url = client.authorize_url("st2", "tool:whoami");
+    let q = match browser.advance(&url, REDIRECT).await? {
+        Step::Consent(_) => anyhow::bail!("consent was remembered, yet shown again"),
+        Step::IdpLogin(_) => browser.login_at_idp(&url, &p.idp.issuer, USER, PASSWORD, REDIRECT).await?,
+        Step::Redirected(q) => q,
+        Step::Other(page) => anyhow::bail!("{} {}", page.status, page.body),
+    };
+    let (status, body) = client.exchange(&q["code"], &client.verifier.clone()).await?;
+    assert_eq!(status, 200, "{body}");
+    // Another client, or another browser: consent is asked.
+    let mut other = Client::register(&p.base, REDIRECT).await?;
+    assert!(matches!(
+        browser.advance(&other.authorize_url("s", "tool:whoami"), REDIRECT).await?,
+        Step::Consent(_)
+    ));
+    let mut fresh = Browser::new();
+    assert!(matches!(
+        fresh.advance(&client.authorize_url("s", "tool:whoami"), REDIRECT).await?,
+        Step::Consent(_)
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_preregistered_confidential_client_must_authenticate_with_its_secret() -> anyhow::Result<()> {
+    let p = proxy(&format!(
+        "\n[[oidc.clients]]\nclient_id = \"static-app\"\nclient_name = \"Static App\"\nredirect_uris = [{REDIRECT:?}]\nclient_secret = \"s3cret-static\"\n"
+    ))
+    .await?;
+    let mut client = Client::preregistered(&p.base, "static-app", REDIRECT);
+    let mut browser = Browser::new();
+    let url = client.authorize_url("st", "tool:whoami");
+    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
+    let q = browser.approve_and_login(&p.base, &fields, &p.idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let exchange = |secret: Option<&'static str>| {
+        let form = [
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", q["code"].clone()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("code_verifier", client.verifier.clone()),
+        ];
+        let request = reqwest::Client::new().post(format!("{}/token", p.base)).form(&form);
+        match secret {
+            Some(s) => request.basic_auth("static-app", Some(s)),
+            None => request.basic_auth("static-app", None::<&str>),
+        }
+        .send()
+    };
+    for wrong in [Some("wrong"), None] {
+        let response = exchange(wrong).await?;
+        assert_eq!(response.status().as_u16(), 401);
+        assert!(response.headers().contains_key("www-authenticate"));
+        assert_eq!(response.json::<Value>().await?["error"], "invalid_client");
+    }
+    let response = exchange(Some("s3cret-static")).await?;
+    assert_eq!(response.status().as_u16(), 200, "the code survives failed client authentication");
+    assert!(response.json::<Value>().await?["access_token"].is_string());
     Ok(())
 }

@@ -323,7 +323,8 @@ impl OidcProxy {
         };
         // Refresh upstream when its access token has (nearly) expired, so the user's standing at
         // the IdP (disabled account, changed permissions) is checked again.
-        if family.upstream.expires_at <= now() + 30 {
+        let upstream_due = family.upstream.expires_at <= now() + 30;
+        if upstream_due {
             let Some(upstream_refresh) = family.upstream.refresh_token.clone() else {
                 self.revoke_family(&record.family).await;
                 return Err(OAuthError::invalid_grant(
@@ -382,7 +383,8 @@ impl OidcProxy {
         self.vault.put(FAMILY, &record.family, &family, ttl).await?;
         let response = self.issue(&record.family, &family, client, &scope).await?;
         self.vault.put(GRACE, &key, &response, Duration::from_secs(grace.max(1))).await?;
-        self.audit_token("token.refreshed", "ok", &client.client_id, Some(&family), None);
+        let note = upstream_due.then_some("upstream tokens refreshed at the IdP");
+        self.audit_token("token.refreshed", "ok", &client.client_id, Some(&family), note);
         Ok(response)
     }
 
