@@ -564,6 +564,16 @@ async fn misconfigurations_from_seed_000_are_refused_at_start() -> anyhow::Resul
     for expected in ["oidc.client_secret", "oidc.audience", "must be https", "callback path"] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
+    // Impersonating database users needs a user name from the IdP.
+    std::fs::write(
+        &config,
+        "[auth]\nmode = \"oidc-proxy\"\n[oidc]\nissuer = \"https://idp.example.com/\"\nclient_id = \"a\"\n\
+         client_secret = \"b\"\nscopes = [\"openid\"]\n[database]\nimpersonation = \"set-role\"\n",
+    )?;
+    let out =
+        Command::new(warden_tests::warden_binary()).args(["check", "--config"]).arg(&config).output()?;
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && text.contains("Could not extract username"), "{text}");
     // Partial settings: [oidc] present but another mode.
     std::fs::write(&config, "[auth]\nmode = \"local\"\n[oidc]\nclient_id = \"abc\"\n")?;
     let out =
@@ -680,5 +690,25 @@ async fn a_preregistered_confidential_client_must_authenticate_with_its_secret()
     let response = exchange(Some("s3cret-static")).await?;
     assert_eq!(response.status().as_u16(), 200, "the code survives failed client authentication");
     assert!(response.json::<Value>().await?["access_token"].is_string());
+    Ok(())
+}
+
+#[tokio::test]
+async fn anonymous_registration_is_rate_limited() -> anyhow::Result<()> {
+    let p = proxy("registrations_per_minute = 2\n").await?;
+    Client::register(&p.base, REDIRECT).await?;
+    Client::register(&p.base, REDIRECT).await?;
+    let third = reqwest::Client::new()
+        .post(format!("{}/register", p.base))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .send()
+        .await?;
+    assert_eq!(third.status().as_u16(), 429);
+    assert_eq!(third.headers()["retry-after"], "60");
+    assert_eq!(
+        p.warden.audit().iter().filter(|e| e["event"] == "client.registered").count(),
+        2,
+        "the refused registration stored nothing"
+    );
     Ok(())
 }

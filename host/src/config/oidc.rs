@@ -51,6 +51,9 @@ pub struct OidcConfig {
     pub consent_remember_days: u64,
     /// Allow RFC 7591 dynamic client registration at `/register`.
     pub dynamic_registration: bool,
+    /// Registrations accepted per minute, from everyone together (registration is anonymous;
+    /// this bounds how fast the store can be filled). Beyond it: 429.
+    pub registrations_per_minute: u32,
     /// If not empty, registered redirect URIs must match one of these patterns (`*` matches
     /// within one host label or path segment).
     pub redirect_allow_patterns: Vec<String>,
@@ -99,6 +102,7 @@ impl Default for OidcConfig {
             transaction_ttl_s: 900,
             consent_remember_days: 30,
             dynamic_registration: true,
+            registrations_per_minute: 60,
             redirect_allow_patterns: Vec::new(),
             client_id_metadata_documents: true,
             clients: Vec::new(),
@@ -310,6 +314,23 @@ impl Config {
                 "oidc.scopes",
                 "does not include \"openid\", so the IdP would not say who logged in".into(),
                 "add \"openid\" (the default is openid profile email offline_access)",
+            );
+        }
+        let impersonating = self.database.impersonation != super::Impersonation::None;
+        if impersonating && !o.scopes.iter().any(|s| s == "email" || s == "profile") {
+            bad(
+                "oidc.scopes",
+                "the database impersonates each user, but without \"email\" or \"profile\" the IdP's tokens \
+                 carry no user name (seed 000: \"Could not extract username\")"
+                    .into(),
+                "add \"email\" and \"profile\" to oidc.scopes, or set database.impersonation = \"none\"",
+            );
+        }
+        if o.registrations_per_minute == 0 && o.dynamic_registration {
+            bad(
+                "oidc.registrations_per_minute",
+                "is 0, so no client could register".into(),
+                "use e.g. 60, or set oidc.dynamic_registration = false",
             );
         }
         let p = &o.callback_path;

@@ -108,6 +108,8 @@ pub struct OidcProxy {
     settings: OidcConfig,
     permissions_as_scopes: bool,
     telemetry: Telemetry,
+    /// Bounds anonymous registrations (all callers together).
+    registrations: governor::DefaultDirectRateLimiter,
 }
 
 /// OpenID scopes: asked of the IdP, never granted as API scopes in Warden's tokens.
@@ -187,6 +189,9 @@ impl OidcProxy {
             settings: o.clone(),
             permissions_as_scopes: config.auth.permissions_as_scopes,
             telemetry,
+            registrations: governor::RateLimiter::direct(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(o.registrations_per_minute).unwrap_or(std::num::NonZeroU32::MIN),
+            )),
         })
     }
 

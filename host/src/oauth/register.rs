@@ -16,6 +16,19 @@ use crate::telemetry::AuditEvent;
 
 /// `POST /register` with a JSON body.
 pub async fn register(State(proxy): State<Arc<OidcProxy>>, body: axum::body::Bytes) -> Response {
+    if proxy.registrations.check().is_err() {
+        tracing::warn!("client registrations are over oidc.registrations_per_minute");
+        let mut response = OAuthError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "temporarily_unavailable",
+            description: "too many registrations right now; try again in a minute".into(),
+        }
+        .into_response();
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+        return response;
+    }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(_) => {
