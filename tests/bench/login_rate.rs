@@ -147,5 +147,15 @@ async fn main() -> anyhow::Result<()> {
     println!("through Warden (consent + IdP + callback + token): {warden_rate:8.1} logins/s");
     println!("directly at the IdP (IdP login + token):            {direct_rate:8.1} logins/s");
     println!("Warden's whole flow runs at {:.0}% of the IdP-only rate", 100.0 * warden_rate / direct_rate);
+    if store == "redis" {
+        // Leave nothing behind in the shared Redis.
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "redis-cli --scan --pattern 'warden-bench-{}:*' | xargs -r redis-cli del >/dev/null",
+                std::process::id()
+            ))
+            .status();
+    }
     Ok(())
 }
