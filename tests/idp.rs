@@ -43,7 +43,7 @@ impl Idp {
             .stderr(stderr_log.reopen()?)
             .spawn()
             .context("start node (is Node.js 20+ installed?)")?;
-        let Some(issuer) = listening_url(&mut child, Duration::from_secs(30)) else {
+        let Some(issuer) = listening_url(&mut child, Duration::from_secs(60)) else {
             let log = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
             bail!("the test IdP did not start:\n{log}");
         };

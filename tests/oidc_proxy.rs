@@ -145,7 +145,7 @@ async fn the_typescript_sdk_logs_in_through_one_replica_and_works_through_anothe
     balancer.point_at(&one.base_url);
     let login = ts_oauth("login", &mcp, state.path(), Some("sample.whoami")).await?;
     assert_whoami(&login, "login through replica 1");
-    assert!(one.audit().iter().any(|e| e["event"] == "login.completed" && e["subject"] == "auth0|alice-1"));
+    assert!(audited(&one, |e| e["event"] == "login.completed" && e["subject"] == "auth0|alice-1").await);
     assert!(!two.audit().iter().any(|e| e["event"] == "login.completed"), "replica 2 saw no login");
     assert_eq!(login["logins"], 1, "{login}");
     assert_eq!(login["refreshToken"], true, "{login}");
@@ -158,7 +158,7 @@ async fn the_typescript_sdk_logs_in_through_one_replica_and_works_through_anothe
     assert_whoami(&refresh, "refresh through replica 2");
     assert_eq!(refresh["logins"], 0, "a refresh must not need a browser: {refresh}");
     assert_ne!(saved_refresh_token(state.path()), first_refresh, "the refresh token rotates");
-    assert!(two.audit().iter().any(|e| e["event"] == "token.refreshed"), "replica 2 did the refresh");
+    assert!(audited(&two, |e| e["event"] == "token.refreshed").await, "replica 2 did the refresh");
 
     // Restarting both replicas loses neither the registration nor the tokens.
     one.restart().await?;
@@ -212,9 +212,19 @@ async fn the_embedded_store_serves_one_replica_and_survives_a_restart() -> anyho
     Ok(())
 }
 
+/// Waits (up to 5 s) for an audit line matching `pred`: the audit log is written by its own
+/// thread, a moment after the request is answered.
+async fn audited(warden: &Warden, pred: impl Fn(&Value) -> bool) -> bool {
+    warden_tests::eventually(Duration::from_secs(5), || {
+        let found = warden.audit().iter().any(&pred);
+        async move { found }
+    })
+    .await
+}
+
 /// One replica on the embedded store, for the refusal tests.
 struct Proxy {
-    _balancer: Balancer,
+    balancer: Balancer,
     idp: Idp,
     warden: Warden,
     base: String,
@@ -231,7 +241,7 @@ async fn proxy_with_ttl(extra: &str, upstream_ttl_s: u64) -> anyhow::Result<Prox
     let warden = Warden::start(&config, |dir| install(dir, "sample", "sample")).await?;
     balancer.point_at(&warden.base_url);
     let base = balancer.url.clone();
-    Ok(Proxy { _balancer: balancer, idp, warden, base })
+    Ok(Proxy { balancer, idp, warden, base })
 }
 
 impl Proxy {
@@ -248,9 +258,15 @@ impl Proxy {
         browser.approve_and_login(&self.base, &fields, &self.idp.issuer, USER, PASSWORD, REDIRECT).await
     }
 
-    /// True if the audit log holds no `token.issued` line.
-    fn nothing_issued(&self) -> bool {
-        !self.warden.audit().iter().any(|e| e["event"] == "token.issued" || e["event"] == "token.refreshed")
+    /// True if, once the refusal is in the audit log, it holds no issued or refreshed token.
+    async fn nothing_issued(&self) -> bool {
+        let refused = |e: &Value| e["event"].as_str().is_some_and(|s| s.ends_with(".refused"));
+        audited(&self.warden, refused).await
+            && !self
+                .warden
+                .audit()
+                .iter()
+                .any(|e| e["event"] == "token.issued" || e["event"] == "token.refreshed")
     }
 }
 
@@ -353,7 +369,7 @@ async fn an_unregistered_redirect_uri_gets_an_error_page_never_a_redirect() -> a
         .await?;
     assert_eq!(reg.status().as_u16(), 400);
     assert_eq!(reg.json::<Value>().await?["error"], "invalid_redirect_uri");
-    assert!(p.nothing_issued());
+    assert!(p.nothing_issued().await);
     Ok(())
 }
 
@@ -375,7 +391,7 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued() -> anyhow::Resu
         (400, Some("invalid_grant")),
         "the first exchange's tokens are revoked"
     );
-    assert!(p.warden.audit().iter().any(|e| e["event"] == "token.refused" && e["outcome"] == "code_replay"));
+    assert!(audited(&p.warden, |e| e["event"] == "token.refused" && e["outcome"] == "code_replay").await);
     Ok(())
 }
 
@@ -390,7 +406,7 @@ async fn a_pkce_mismatch_is_refused_and_burns_the_code() -> anyhow::Result<()> {
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
     let (status, body) = client.exchange(&q["code"], &client.verifier.clone()).await?;
     assert_eq!(status, 400, "the code is gone after a failed attempt: {body}");
-    assert!(p.nothing_issued());
+    assert!(p.nothing_issued().await);
     Ok(())
 }
 
@@ -427,8 +443,8 @@ async fn a_tampered_state_at_the_callback_is_refused() -> anyhow::Result<()> {
     assert_eq!((page.status, page.location.is_none()), (403, true));
     let page = browser.get(&callback_url).await?;
     assert_eq!((page.status, page.location.is_none()), (400, true));
-    assert!(!p.warden.audit().iter().any(|e| e["event"] == "login.completed"));
-    assert!(p.nothing_issued());
+    assert!(p.nothing_issued().await);
+    assert!(!p.warden.audit().iter().any(|e| e["event"] == "login.completed"), "no login completed");
     Ok(())
 }
 
@@ -466,7 +482,7 @@ async fn consent_needs_both_the_csrf_token_and_the_cookie_and_expires() -> anyho
         .post(&consent, &[("txn", txn), ("csrf", fields["csrf"].as_str()), ("decision", "approve")])
         .await?;
     assert_eq!((page.status, page.location.is_none()), (400, true), "{}", page.body);
-    assert!(p.nothing_issued());
+    assert!(p.nothing_issued().await);
     Ok(())
 }
 
@@ -495,7 +511,7 @@ async fn a_refresh_retried_within_the_grace_window_gets_the_same_pair_and_later_
         (400, Some("invalid_grant")),
         "the family is revoked: {after}"
     );
-    assert!(p.warden.audit().iter().any(|e| e["outcome"] == "refresh_reuse"));
+    assert!(audited(&p.warden, |e| e["outcome"] == "refresh_reuse").await);
     Ok(())
 }
 
@@ -532,7 +548,7 @@ async fn a_metadata_document_on_a_private_address_is_never_fetched() -> anyhow::
     }
     let _ = watcher.join();
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "Warden connected to a private address");
-    assert!(p.warden.audit().iter().any(|e| e["outcome"] == "client_metadata_document"));
+    assert!(audited(&p.warden, |e| e["outcome"] == "client_metadata_document").await);
     Ok(())
 }
 
@@ -586,7 +602,7 @@ async fn misconfigurations_from_seed_000_are_refused_at_start() -> anyhow::Resul
 #[tokio::test]
 async fn refreshing_goes_upstream_and_an_idp_outage_keeps_the_session() -> anyhow::Result<()> {
     // Upstream access tokens live 1 s, so every Warden refresh must refresh upstream first.
-    let Proxy { _balancer, idp, warden, base } = proxy_with_ttl("", 1).await?;
+    let Proxy { balancer: _balancer, idp, warden, base } = proxy_with_ttl("", 1).await?;
     let p_base = base.clone();
     let mut client = Client::register(&p_base, REDIRECT).await?;
     let mut browser = Browser::new();
@@ -598,7 +614,9 @@ async fn refreshing_goes_upstream_and_an_idp_outage_keeps_the_session() -> anyho
     let (status, refreshed) = client.refresh(tokens["refresh_token"].as_str().unwrap_or_default()).await?;
     assert_eq!(status, 200, "{refreshed}");
     assert!(
-        warden.audit().iter().any(|e| e["event"] == "token.refreshed" && e["reason"] == "upstream tokens refreshed at the IdP"),
+        audited(&warden, |e| e["event"] == "token.refreshed"
+            && e["reason"] == "upstream tokens refreshed at the IdP")
+        .await,
         "the refresh went to the IdP"
     );
     let mcp = warden.client_with_token(refreshed["access_token"].as_str().unwrap_or_default()).await?;
@@ -705,10 +723,75 @@ async fn anonymous_registration_is_rate_limited() -> anyhow::Result<()> {
         .await?;
     assert_eq!(third.status().as_u16(), 429);
     assert_eq!(third.headers()["retry-after"], "60");
-    assert_eq!(
-        p.warden.audit().iter().filter(|e| e["event"] == "client.registered").count(),
-        2,
-        "the refused registration stored nothing"
+    let registered = |w: &Warden| w.audit().iter().filter(|e| e["event"] == "client.registered").count();
+    warden_tests::eventually(Duration::from_secs(5), || {
+        let n = registered(&p.warden);
+        async move { n >= 2 }
+    })
+    .await;
+    assert_eq!(registered(&p.warden), 2, "the refused registration stored nothing");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idp_refusing_the_code_exchange_is_logged_with_the_fix_and_not_shown_to_the_client()
+-> anyhow::Result<()> {
+    let balancer = Balancer::start().await?;
+    let idp = idp_for(&balancer.url)?;
+    // Seed 000's "invalid_client" row: the secret configured for Warden is wrong.
+    let config = proxy_config(&idp, &balancer.url, "").replace(IDP_SECRET, "not-the-secret");
+    let warden = Warden::start(&config, |dir| install(dir, "sample", "sample")).await?;
+    balancer.point_at(&warden.base_url);
+    let mut client = Client::register(&balancer.url, REDIRECT).await?;
+    let mut browser = Browser::new();
+    let url = client.authorize_url("st", "tool:whoami");
+    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
+    let q = browser.approve_and_login(&balancer.url, &fields, &idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    assert_eq!(q.get("error").map(String::as_str), Some("server_error"), "{q:?}");
+    assert_eq!(q.get("state").map(String::as_str), Some("st"));
+    assert!(!q.contains_key("code"));
+    let description = q.get("error_description").cloned().unwrap_or_default();
+    assert!(!description.contains("invalid_client") && !description.contains("secret"), "{description}");
+    assert!(
+        warden.log().contains("oidc.client_id or oidc.client_secret is wrong"),
+        "the log names the fix:\n{}",
+        warden.log()
     );
+    assert!(!warden.log().contains("not-the-secret"), "the secret is never logged");
+    assert!(audited(&warden, |e| e["outcome"] == "upstream_exchange").await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rotating_both_keys_loses_no_session() -> anyhow::Result<()> {
+    let mut p = proxy("").await?;
+    let mut client = Client::register(&p.base, REDIRECT).await?;
+    let mut browser = Browser::new();
+    let q = p.login(&mut client, &mut browser).await?;
+    let (_, tokens) = client.exchange(&q["code"], &client.verifier.clone()).await?;
+    let old_access = tokens["access_token"].as_str().unwrap_or_default().to_owned();
+    let old_kid = decode_header(&old_access)["kid"].clone();
+    let out = Command::new(warden_tests::warden_binary())
+        .args(["rotate-keys", "--config"])
+        .arg(p.warden.root.path().join("server.toml"))
+        .output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    p.warden.restart().await?;
+    p.balancer.point_at(&p.warden.base_url);
+    // The token signed with the retired key still works; the family sealed with the old
+    // sealing key still opens; new tokens carry the new key id.
+    let mcp = p.warden.client_with_token(&old_access).await?;
+    assert!(
+        warden_tests::text_of(&warden_tests::call(&mcp, "sample.whoami", json!({})).await?).contains("alice")
+    );
+    let (status, refreshed) = client.refresh(tokens["refresh_token"].as_str().unwrap_or_default()).await?;
+    assert_eq!(status, 200, "{refreshed}");
+    let new_kid = decode_header(refreshed["access_token"].as_str().unwrap_or_default())["kid"].clone();
+    assert_ne!(new_kid, old_kid);
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", p.base)).await?.json().await?;
+    let kids: Vec<&Value> =
+        jwks["keys"].as_array().map(|k| k.iter().map(|k| &k["kid"]).collect()).unwrap_or_default();
+    assert!(kids.contains(&&old_kid) && kids.contains(&&new_kid), "{jwks}");
+    assert_eq!(jwks["keys"][0]["kid"], new_kid, "the new key signs");
     Ok(())
 }

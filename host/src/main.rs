@@ -84,6 +84,14 @@ enum Command {
         #[arg(long = "claim", value_name = "NAME=VALUE")]
         claims: Vec<String>,
     },
+    /// Rolls the token signing key and the store's sealing key over (then restart every
+    /// replica): the old signing key stays published, the old sealing key keeps opening what
+    /// it sealed, so no session is lost.
+    RotateKeys {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "WARDEN_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -102,6 +110,17 @@ fn main() -> ExitCode {
             Command::Check { config } => check(config, true).await,
             Command::Plugins { config } => check(config, false).await,
             Command::Probe { url, timeout_ms } => Ok(probe(&url, timeout_ms).await),
+            Command::RotateKeys { config } => {
+                let config = Config::load(config.as_deref())?;
+                let rotated = warden::oauth::rotate_keys(&config.keys_dir())?;
+                println!(
+                    "signing key: {} (the previous one stays published as retired)",
+                    rotated.signing_kid
+                );
+                println!("sealing key: {}", rotated.sealing_key_id);
+                println!("restart every replica to use them");
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Token { config, sub, scope, ttl, audience, claims } => {
                 token(config, &sub, &scope, ttl, audience, &claims).map(|()| ExitCode::SUCCESS)
             }

@@ -1,7 +1,8 @@
 //! `local` mode: Warden is its own token issuer, with an ES256 key generated at first start under
 //! the data directory (`keys/local-es256.p8`, owner-only). `warden token` mints tokens with it.
-//! The OIDC proxy signs its access tokens with the same key. Rollover: move the key file to
-//! `keys/retired/` and restart; a new key signs, the retired one is still published.
+//! The OIDC proxy signs its access tokens with the same key. Rollover (`warden rotate-keys`):
+//! the key file moves to `keys/retired/`; at the next start a new key signs and the retired one
+//! is still published.
 
 use std::path::{Path, PathBuf};
 

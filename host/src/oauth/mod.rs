@@ -92,6 +92,37 @@ pub async fn open_store(config: &Config) -> Result<Store, ProxySetupError> {
     }
 }
 
+/// What [`rotate_keys`] made.
+pub struct RotatedKeys {
+    /// The new signing key's id (`kid`).
+    pub signing_kid: String,
+    /// The new sealing key's id.
+    pub sealing_key_id: String,
+}
+
+/// Rolls both keys under `keys_dir` over: the signing key moves to `retired/` (still published,
+/// so tokens it signed stay valid until they expire) and a new one is made; a new sealing key
+/// becomes current (older ones still open what they sealed). Running servers pick the keys up
+/// at their next start.
+pub fn rotate_keys(keys_dir: &std::path::Path) -> Result<RotatedKeys, ProxySetupError> {
+    let current = keys_dir.join("local-es256.p8");
+    if current.exists() {
+        let retired = keys_dir.join("retired");
+        std::fs::create_dir_all(&retired)
+            .map_err(|e| ProxySetupError::Config(format!("{}: {e}", retired.display())))?;
+        let stamp =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let target = retired.join(format!("local-es256-{stamp}.p8"));
+        std::fs::rename(&current, &target).map_err(|e| {
+            ProxySetupError::Config(format!("{} -> {}: {e}", current.display(), target.display()))
+        })?;
+    }
+    let signer = LocalIssuer::load_or_create(keys_dir)?;
+    let signing_kid = signer.jwks()["keys"][0]["kid"].as_str().unwrap_or_default().to_owned();
+    let sealing_key_id = Sealer::rotate(&keys_dir.join("seal"))?;
+    Ok(RotatedKeys { signing_kid, sealing_key_id })
+}
+
 /// The OIDC proxy: everything its endpoints share.
 pub struct OidcProxy {
     /// Warden's issuer identifier (its public base URL).
