@@ -239,19 +239,26 @@ impl Upstream {
         Ok(url.into())
     }
 
-    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, UpstreamError> {
-        let endpoints = self.endpoints().await?;
-        let mut form: Vec<(&str, &str)> = form.to_vec();
-        let mut request = self.http.post(&endpoints.token_endpoint);
+    /// A form POST to one of the IdP's endpoints, authenticated as Warden's client
+    /// (`client_secret_basic` or `client_secret_post`).
+    fn client_post(&self, url: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        let request = self.http.post(url);
         if self.basic_auth {
-            request =
-                request.basic_auth(form_encode(&self.client_id), Some(form_encode(&self.client_secret)));
+            request
+                .basic_auth(form_encode(&self.client_id), Some(form_encode(&self.client_secret)))
+                .form(form)
         } else {
+            let mut form = form.to_vec();
             form.push(("client_id", &self.client_id));
             form.push(("client_secret", &self.client_secret));
+            request.form(&form)
         }
-        let response = request
-            .form(&form)
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenResponse, UpstreamError> {
+        let endpoints = self.endpoints().await?;
+        let response = self
+            .client_post(&endpoints.token_endpoint, form)
             .send()
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("token endpoint: {}", without_url(&e))))?;
@@ -306,16 +313,8 @@ impl Upstream {
     pub async fn revoke(&self, refresh_token: &str) {
         let Ok(endpoints) = self.endpoints().await else { return };
         let Some(endpoint) = &endpoints.revocation_endpoint else { return };
-        let mut form = vec![("token", refresh_token), ("token_type_hint", "refresh_token")];
-        let mut request = self.http.post(endpoint);
-        if self.basic_auth {
-            request =
-                request.basic_auth(form_encode(&self.client_id), Some(form_encode(&self.client_secret)));
-        } else {
-            form.push(("client_id", &self.client_id));
-            form.push(("client_secret", &self.client_secret));
-        }
-        if let Err(e) = request.form(&form).send().await {
+        let form = [("token", refresh_token), ("token_type_hint", "refresh_token")];
+        if let Err(e) = self.client_post(endpoint, &form).send().await {
             tracing::warn!(error = %without_url(&e), "upstream revocation failed");
         }
     }
