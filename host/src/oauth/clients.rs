@@ -8,13 +8,10 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::redirect::{RedirectError, RedirectPolicy, matches_registered};
+use super::vault::digest_key;
 use crate::store::{Store, StoreError};
 
 /// The store namespace of registrations.
@@ -93,15 +90,8 @@ impl RegistrationError {
 }
 
 fn random_token(bytes: usize) -> Result<String, RegistrationError> {
-    let mut buf = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .map_err(|_| RegistrationError::Metadata("the server could not generate randomness".into()))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
-}
-
-fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    super::vault::random_token(bytes)
+        .map_err(|_| RegistrationError::Metadata("the server could not generate randomness".into()))
 }
 
 impl Client {
@@ -117,8 +107,11 @@ impl Client {
     /// True if `secret` is this confidential client's secret (constant-time comparison).
     pub fn verify_secret(&self, secret: &str) -> bool {
         self.secret_sha256.as_deref().is_some_and(|expected| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), digest(secret).as_bytes())
-                .is_ok()
+            aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                digest_key(secret).as_bytes(),
+            )
+            .is_ok()
         })
     }
 
@@ -144,7 +137,7 @@ impl Client {
             token_endpoint_auth_method: if secret.is_some() { "client_secret_basic" } else { "none" }.into(),
             scope: None,
             client_id_issued_at: 0,
-            secret_sha256: secret.map(digest),
+            secret_sha256: secret.map(digest_key),
         }
     }
 
@@ -223,7 +216,7 @@ impl Registrar {
             token_endpoint_auth_method: method,
             scope: request.scope,
             client_id_issued_at: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
-            secret_sha256: secret.as_deref().map(digest),
+            secret_sha256: secret.as_deref().map(digest_key),
         };
         let record = serde_json::to_vec(&client).map_err(|e| metadata(e.to_string()))?;
         if !self.store.put_new(NAMESPACE, &client.client_id, &record, None).await? {
