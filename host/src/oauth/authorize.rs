@@ -12,7 +12,6 @@
 //! value redeemed once at the callback, which also checks the cookie, so a code can only land in
 //! the browser that approved the request.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ use super::errors::error_page;
 use super::token::{CodeGrant, Family};
 use super::upstream::UpstreamError;
 use super::vault::{digest_key, random_token};
-use super::{ClientLookup, OidcProxy, page, pkce};
+use super::{ClientLookup, OidcProxy, page, params, pkce};
 use crate::telemetry::AuditEvent;
 
 /// A login between `/authorize` and the consent decision.
@@ -62,21 +61,6 @@ const LOGIN: &str = "login";
 const CONSENT: &str = "consent";
 const USER_COOKIE: &str = "__Host-warden-user";
 const USER_COOKIE_CONTEXT: &[u8] = b"cookie:warden-user";
-
-/// Query or form parameters; a repeated parameter is an error (RFC 6749 §3.1), an empty one
-/// counts as absent.
-fn parameters(query: &str) -> Result<HashMap<String, String>, String> {
-    let mut map = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if v.is_empty() {
-            continue;
-        }
-        if map.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(format!("the parameter {k:?} is repeated"));
-        }
-    }
-    Ok(map)
-}
 
 /// The value of cookie `name`.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -234,7 +218,7 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match parameters(query.as_deref().unwrap_or_default()) {
+    let params = match params::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
     };
@@ -352,7 +336,7 @@ pub async fn consent_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = parameters(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let params = params::parse(query.as_deref().unwrap_or_default().as_bytes()).unwrap_or_default();
     let Some(id) = params.get("txn") else { return expired() };
     let txn: Transaction = match proxy.vault.get(TXN, id).await {
         Ok(Some(t)) => t,
@@ -435,10 +419,12 @@ pub async fn consent_decision(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form = match std::str::from_utf8(&body).map_err(|e| e.to_string()).and_then(parameters) {
-        Ok(f) => f,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
-    };
+    let form =
+        match std::str::from_utf8(&body).map_err(|e| e.to_string()).and_then(|b| params::parse(b.as_bytes()))
+        {
+            Ok(f) => f,
+            Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
+        };
     let Some(id) = form.get("txn").map(String::as_str) else { return expired() };
     let txn: Transaction = match proxy.vault.get(TXN, id).await {
         Ok(Some(t)) => t,
@@ -510,7 +496,7 @@ pub async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match parameters(query.as_deref().unwrap_or_default()) {
+    let params = match params::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
     };
@@ -654,15 +640,6 @@ pub async fn callback(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repeated_parameters_are_refused_and_empty_ones_ignored() {
-        assert!(parameters("a=1&a=2").is_err());
-        let p = parameters("a=1&b=&c=x%20y").unwrap_or_default();
-        assert_eq!(p.get("a").map(String::as_str), Some("1"));
-        assert!(!p.contains_key("b"));
-        assert_eq!(p.get("c").map(String::as_str), Some("x y"));
-    }
 
     #[test]
     fn cookies_are_found_by_exact_name() {

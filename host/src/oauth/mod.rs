@@ -17,7 +17,8 @@
 //! Rooms: [`metadata`] (RFC 8414), [`register`] (RFC 7591), [`authorize`] (authorize, consent and
 //! callback), [`token`] (code and refresh grants, revocation), [`upstream`] (the IdP leg),
 //! [`clients`] / [`metadata_document`] / [`redirect`] (who may log in, and where to), [`vault`]
-//! (sealed records in the state store), [`page`] and [`errors`] (what the browser and client see).
+//! (sealed records in the state store), [`params`] (query and form parameters), [`page`] and
+//! [`errors`] (what the browser and client see).
 
 mod authorize;
 pub mod clients;
@@ -25,6 +26,7 @@ mod errors;
 mod metadata;
 pub mod metadata_document;
 mod page;
+mod params;
 pub mod pkce;
 pub mod redirect;
 mod register;

@@ -28,7 +28,7 @@ use super::clients::Client;
 use super::errors::{OAuthError, no_store};
 use super::upstream::{UpstreamError, UpstreamTokens};
 use super::vault::{digest_key, random_token};
-use super::{ClientLookup, OidcProxy, pkce};
+use super::{ClientLookup, OidcProxy, params, pkce};
 use crate::telemetry::AuditEvent;
 
 /// Store namespace of token families.
@@ -115,21 +115,12 @@ fn ok_json(body: &TokenResponse) -> Response {
     r
 }
 
-/// Parses an `application/x-www-form-urlencoded` body, refusing repeated parameters.
+/// Parses an `application/x-www-form-urlencoded` body (see [`params::parse`]).
 fn parse_form(body: &[u8]) -> Result<TokenForm, OAuthError> {
-    let mut seen = std::collections::HashSet::new();
-    for (k, _) in url::form_urlencoded::parse(body) {
-        if !seen.insert(k.to_string()) {
-            return Err(OAuthError::invalid_request(format!("the parameter {k:?} is repeated")));
-        }
-    }
-    serde_urlencoded_form(body)
-}
-
-fn serde_urlencoded_form(body: &[u8]) -> Result<TokenForm, OAuthError> {
-    let pairs: Map<String, Value> = url::form_urlencoded::parse(body)
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+    let pairs: Map<String, Value> = params::parse(body)
+        .map_err(OAuthError::invalid_request)?
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
         .collect();
     serde_json::from_value(Value::Object(pairs))
         .map_err(|_| OAuthError::invalid_request("malformed form body"))
