@@ -420,7 +420,7 @@ impl Config {
             return Some(i.clone());
         }
         if let Some(d) = &self.auth.domain {
-            return Some(format!("https://{}/", d.trim_end_matches('/')));
+            return Some(auth0_issuer(d));
         }
         matches!(self.auth.mode, AuthMode::Local | AuthMode::OidcProxy).then(|| self.public_url(bound))
     }
@@ -429,6 +429,11 @@ impl Config {
     pub fn audience(&self, bound: SocketAddr) -> String {
         self.auth.audience.clone().unwrap_or_else(|| self.resource_url(bound))
     }
+}
+
+/// The issuer of an Auth0 tenant `domain` (Auth0 issuers end with a slash).
+fn auth0_issuer(domain: &str) -> String {
+    format!("https://{}/", domain.trim_end_matches('/'))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{AuthMode, Config, Secret, resolve_reference};
+use super::validate::{check_bare_domain, check_urls};
+use super::{AuthMode, Config, Secret, auth0_issuer, resolve_reference};
 
 /// `[oidc]`: used when `auth.mode = "oidc-proxy"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,9 +116,7 @@ impl Default for OidcConfig {
 impl OidcConfig {
     /// The upstream issuer: explicit, or from the Auth0 domain.
     pub fn upstream_issuer(&self) -> Option<String> {
-        self.issuer
-            .clone()
-            .or_else(|| self.domain.as_ref().map(|d| format!("https://{}/", d.trim_end_matches('/'))))
+        self.issuer.clone().or_else(|| self.domain.as_deref().map(auth0_issuer))
     }
 
     /// The discovery document's URL.
@@ -282,26 +281,8 @@ impl Config {
                 "create an API in Auth0 and set oidc.audience to its Identifier",
             );
         }
-        if let Some(d) = &o.domain
-            && (d.contains("://") || d.contains('/'))
-        {
-            bad(
-                "oidc.domain",
-                format!("{d:?} is not a bare domain"),
-                "write it like \"tenant.us.auth0.com\"",
-            );
-        }
-        for (field, value) in [("oidc.issuer", &o.issuer), ("oidc.config_url", &o.config_url)] {
-            if let Some(v) = value
-                && !(v.starts_with("https://") || v.starts_with("http://"))
-            {
-                bad(
-                    field,
-                    format!("{v:?} is not an http(s) URL"),
-                    "write the full URL, starting with https://",
-                );
-            }
-        }
+        check_bare_domain("oidc.domain", &o.domain, bad);
+        check_urls(&[("oidc.issuer", &o.issuer), ("oidc.config_url", &o.config_url)], bad);
         if !["client_secret_post", "client_secret_basic"].contains(&o.token_auth_method.as_str()) {
             bad(
                 "oidc.token_auth_method",

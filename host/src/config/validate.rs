@@ -54,6 +54,30 @@ pub enum ConfigError {
     Invalid(Vec<Problem>),
 }
 
+/// Reports `fields` (name, value) whose value is set but is not an http(s) URL.
+pub(super) fn check_urls(fields: &[(&str, &Option<String>)], bad: &mut impl FnMut(&str, String, &str)) {
+    for (field, value) in fields {
+        if let Some(v) = value
+            && !(v.starts_with("https://") || v.starts_with("http://"))
+        {
+            bad(field, format!("{v:?} is not an http(s) URL"), "write the full URL, starting with https://");
+        }
+    }
+}
+
+/// Reports an Auth0 `domain` that is a URL rather than a bare domain.
+pub(super) fn check_bare_domain(
+    field: &str,
+    domain: &Option<String>,
+    bad: &mut impl FnMut(&str, String, &str),
+) {
+    if let Some(d) = domain
+        && (d.contains("://") || d.contains('/'))
+    {
+        bad(field, format!("{d:?} is not a bare domain"), "write it like \"tenant.us.auth0.com\"");
+    }
+}
+
 impl Config {
     /// Returns every problem found, or `Ok` if there are none.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -306,7 +330,6 @@ impl Config {
 
     fn validate_auth(&self, bad: &mut impl FnMut(&str, String, &str)) {
         let a = &self.auth;
-        let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
         if a.mode == AuthMode::Jwt {
             if a.issuer.is_none() && a.domain.is_none() {
                 bad(
@@ -324,15 +347,7 @@ impl Config {
                     "create an API in Auth0 and set auth.audience to its identifier",
                 );
             }
-            if let Some(d) = &a.domain
-                && (d.contains("://") || d.contains('/'))
-            {
-                bad(
-                    "auth.domain",
-                    format!("{d:?} is not a bare domain"),
-                    "write it like \"tenant.us.auth0.com\"",
-                );
-            }
+            check_bare_domain("auth.domain", &a.domain, bad);
             if a.algorithms.is_empty() {
                 bad("auth.algorithms", "is empty, so no token could verify".into(), "use [\"RS256\"]");
             }
@@ -386,17 +401,7 @@ impl Config {
             ("auth.issuer", &a.issuer),
             ("auth.introspection_url", &a.introspection_url),
         ];
-        for (field, value) in urls {
-            if let Some(v) = value
-                && !is_url(v)
-            {
-                bad(
-                    field,
-                    format!("{v:?} is not an http(s) URL"),
-                    "write the full URL, starting with https://",
-                );
-            }
-        }
+        check_urls(&urls, bad);
         let upstream_in_auth =
             a.domain.is_some() || a.config_url.is_some() || a.jwks_uri.is_some() || a.issuer.is_some();
         if a.mode == AuthMode::OidcProxy && upstream_in_auth {
