@@ -210,7 +210,9 @@ async fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     auth.spawn_key_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
     let oidc = if config.auth.mode == AuthMode::OidcProxy {
         let store = Arc::new(warden::oauth::open_store(&config).await?);
-        let proxy = Arc::new(warden::oauth::OidcProxy::new(&config, bound, store, telemetry.clone())?);
+        let signer = auth.local_issuer().cloned().context("oidc-proxy mode always has a signing key")?;
+        let proxy =
+            Arc::new(warden::oauth::OidcProxy::new(&config, bound, store, signer, telemetry.clone())?);
         proxy.spawn_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
         tracing::info!(
             callback = %proxy.upstream.callback_url,

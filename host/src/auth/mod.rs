@@ -80,7 +80,7 @@ enum Verifier {
 pub struct Authenticator {
     mode: AuthMode,
     verifier: Verifier,
-    local: Option<LocalIssuer>,
+    local: Option<Arc<LocalIssuer>>,
     cache: TokenCache,
     max_token_bytes: usize,
     /// This resource's identifier (the MCP endpoint URL).
@@ -109,7 +109,7 @@ impl Authenticator {
         let (verifier, local) = match a.mode {
             AuthMode::None => (Verifier::Anonymous, None),
             AuthMode::Local | AuthMode::OidcProxy => {
-                let local = LocalIssuer::load_or_create(&config.keys_dir())?;
+                let local = Arc::new(LocalIssuer::load_or_create(&config.keys_dir())?);
                 let keys = Arc::new(KeySet::fixed(&local.jwks())?);
                 let issuer = issuer.clone().unwrap_or_default();
                 let v = JwtVerifier::new(
@@ -220,8 +220,9 @@ impl Authenticator {
         self.mode != AuthMode::None
     }
 
-    /// The local issuer (local mode only).
-    pub fn local_issuer(&self) -> Option<&LocalIssuer> {
+    /// Warden's own signing key: the local issuer (local mode), which is also the OIDC proxy's
+    /// token signer (oidc-proxy mode).
+    pub fn local_issuer(&self) -> Option<&Arc<LocalIssuer>> {
         self.local.as_ref()
     }
 

@@ -137,7 +137,7 @@ pub struct OidcProxy {
     registrar: Registrar,
     policy: RedirectPolicy,
     preregistered: HashMap<String, Client>,
-    signer: LocalIssuer,
+    signer: Arc<LocalIssuer>,
     settings: OidcConfig,
     permissions_as_scopes: bool,
     telemetry: Telemetry,
@@ -175,11 +175,13 @@ const NOT_COPIED: &[&str] = &[
 ];
 
 impl OidcProxy {
-    /// Sets the proxy up for `config`, with `store` and the public URLs derived from `bound`.
+    /// Sets the proxy up for `config`, with `store`, the public URLs derived from `bound`, and
+    /// `signer` (the key the resource server verifies Warden's tokens with).
     pub fn new(
         config: &Config,
         bound: std::net::SocketAddr,
         store: Arc<Store>,
+        signer: Arc<LocalIssuer>,
         telemetry: Telemetry,
     ) -> Result<OidcProxy, ProxySetupError> {
         let o = &config.oidc;
@@ -189,7 +191,6 @@ impl OidcProxy {
             Upstream::new(config, callback_url).map_err(|e| ProxySetupError::Config(e.to_string()))?;
         let keys_dir = config.keys_dir();
         let sealer = Sealer::load_or_create(&keys_dir.join("seal"))?;
-        let signer = LocalIssuer::load_or_create(&keys_dir)?;
         let policy = RedirectPolicy { allow_patterns: o.redirect_allow_patterns.clone() };
         let mut preregistered = HashMap::new();
         for c in &o.clients {
