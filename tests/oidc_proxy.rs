@@ -222,6 +222,23 @@ async fn audited(warden: &Warden, pred: impl Fn(&Value) -> bool) -> bool {
     .await
 }
 
+/// Runs a login of `client` in `browser` at Warden's `base` (consent approved, the IdP login as
+/// alice at `idp`) up to the query the client's redirect URI receives.
+async fn login_as(
+    client: &mut Client,
+    browser: &mut Browser,
+    base: &str,
+    idp: &str,
+    state: &str,
+    scope: &str,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let url = client.authorize_url(state, scope);
+    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else {
+        anyhow::bail!("no consent page")
+    };
+    browser.approve_and_login(base, &fields, idp, USER, PASSWORD, REDIRECT).await
+}
+
 /// One replica on the embedded store, for the refusal tests.
 struct Proxy {
     balancer: Balancer,
@@ -251,11 +268,7 @@ impl Proxy {
         client: &mut Client,
         browser: &mut Browser,
     ) -> anyhow::Result<std::collections::HashMap<String, String>> {
-        let url = client.authorize_url("st-1", "tool:whoami tool:greet");
-        let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else {
-            anyhow::bail!("no consent page")
-        };
-        browser.approve_and_login(&self.base, &fields, &self.idp.issuer, USER, PASSWORD, REDIRECT).await
+        login_as(client, browser, &self.base, &self.idp.issuer, "st-1", "tool:whoami tool:greet").await
     }
 
     /// True if, once the refusal is in the audit log, it holds no issued or refreshed token.
@@ -309,9 +322,7 @@ async fn a_full_login_issues_warden_tokens_that_carry_the_users_permissions() ->
     assert!(warden_tests::text_of(&result).contains("alice"), "{}", warden_tests::text_of(&result));
     // A scope the client did not ask for is not granted even if the user holds it.
     let mut narrow = Client::register(&p.base, REDIRECT).await?;
-    let url = narrow.authorize_url("st-2", "tool:whoami");
-    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
-    let q = browser.approve_and_login(&p.base, &fields, &p.idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let q = login_as(&mut narrow, &mut browser, &p.base, &p.idp.issuer, "st-2", "tool:whoami").await?;
     let (_, tokens) = narrow.exchange(&q["code"], &narrow.verifier.clone()).await?;
     assert_eq!(decode_payload(tokens["access_token"].as_str().unwrap_or_default())["scope"], "tool:whoami");
     // Revoking the refresh token ends the login.
@@ -606,9 +617,7 @@ async fn refreshing_goes_upstream_and_an_idp_outage_keeps_the_session() -> anyho
     let p_base = base.clone();
     let mut client = Client::register(&p_base, REDIRECT).await?;
     let mut browser = Browser::new();
-    let url = client.authorize_url("st", "tool:whoami");
-    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
-    let q = browser.approve_and_login(&p_base, &fields, &idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let q = login_as(&mut client, &mut browser, &p_base, &idp.issuer, "st", "tool:whoami").await?;
     let (_, tokens) = client.exchange(&q["code"], &client.verifier.clone()).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, refreshed) = client.refresh(tokens["refresh_token"].as_str().unwrap_or_default()).await?;
@@ -682,9 +691,7 @@ async fn a_preregistered_confidential_client_must_authenticate_with_its_secret()
     .await?;
     let mut client = Client::preregistered(&p.base, "static-app", REDIRECT);
     let mut browser = Browser::new();
-    let url = client.authorize_url("st", "tool:whoami");
-    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
-    let q = browser.approve_and_login(&p.base, &fields, &p.idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let q = login_as(&mut client, &mut browser, &p.base, &p.idp.issuer, "st", "tool:whoami").await?;
     let exchange = |secret: Option<&'static str>| {
         let form = [
             ("grant_type", "authorization_code".to_owned()),
@@ -744,9 +751,7 @@ async fn an_idp_refusing_the_code_exchange_is_logged_with_the_fix_and_not_shown_
     balancer.point_at(&warden.base_url);
     let mut client = Client::register(&balancer.url, REDIRECT).await?;
     let mut browser = Browser::new();
-    let url = client.authorize_url("st", "tool:whoami");
-    let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { anyhow::bail!("no consent") };
-    let q = browser.approve_and_login(&balancer.url, &fields, &idp.issuer, USER, PASSWORD, REDIRECT).await?;
+    let q = login_as(&mut client, &mut browser, &balancer.url, &idp.issuer, "st", "tool:whoami").await?;
     assert_eq!(q.get("error").map(String::as_str), Some("server_error"), "{q:?}");
     assert_eq!(q.get("state").map(String::as_str), Some("st"));
     assert!(!q.contains_key("code"));
