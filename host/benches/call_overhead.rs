@@ -4,13 +4,14 @@
 //! update, against one `sample.greet` call through the runtime.
 //!
 //! Needs the plugin components: `make bench` builds them first.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use warden::auth::{Identity, IdentityData};
 use warden::config::{LimitsConfig, TeamConfig};
 use warden::limits::CallLimits;
+use warden::shared::{Identity, IdentityData};
 use warden::teams::Teams;
 use warden::telemetry::{AuditEvent, AuditLog, Metrics};
 
@@ -50,10 +51,10 @@ fn overhead(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(plugin.call(&runtime, "greet", r#"{"name":"Ada"}"#.to_owned(), &caller))
                 .expect("call")
-        })
+        });
     });
     group.bench_function("limits_admit_release", |b| {
-        b.iter(|| drop(limits.admit("https://tenant.example/|auth0|alice", "sample").expect("admitted")))
+        b.iter(|| drop(limits.admit("https://tenant.example/|auth0|alice", "sample").expect("admitted")));
     });
     group.bench_function("team_check", |b| b.iter(|| teams.admits(&caller, Some("sales"))));
     group.bench_function("audit_record", |b| {
@@ -65,10 +66,10 @@ fn overhead(c: &mut Criterion) {
             e.arguments = Some(vec!["name".into()]);
             e.duration_ms = Some(1.0);
             audit.record(&e);
-        })
+        });
     });
     group.bench_function("metrics_tool_call", |b| {
-        b.iter(|| metrics.tool_call("sample.greet", "ok", Some(0.001)))
+        b.iter(|| metrics.tool_call("sample.greet", "ok", Some(0.001)));
     });
     group.finish();
 }

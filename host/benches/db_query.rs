@@ -5,22 +5,22 @@
 //!
 //! Creates its own database and roles (unique names) and drops them afterwards. Run with
 //! `make bench` or `cargo bench -p warden --bench db_query`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use odbc_api::{ConnectionOptions, IntoParameter};
-use warden::auth::{Identity, IdentityData};
 use warden::config::Config;
 use warden::db::{Database, Grant, SqlValue};
+use warden::shared::{Identity, IdentityData};
 
 fn psql(db: &str, sql: &str) {
     let ok = Command::new("psql")
         .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+        .is_ok_and(|s| s.success());
     assert!(ok, "psql failed: {sql}");
 }
 
@@ -115,7 +115,7 @@ fn db_query(c: &mut Criterion) {
                 .await
             })
             .expect("join");
-        })
+        });
     });
 
     // (b) the same statement through a Warden call session (one pooled connection, reused).
@@ -127,8 +127,8 @@ fn db_query(c: &mut Criterion) {
                 let rows = session.query(QUERY, vec![SqlValue::Int(7)]).await.expect("session query");
                 assert_eq!(rows.rows.len(), 1);
                 session.finish(true).await;
-            })
-        })
+            });
+        });
     });
     group.finish();
 

@@ -1,6 +1,7 @@
 //! Cost of verifying a bearer token: RS256 (Auth0's default, i.e. an upstream token used
 //! directly), ES256 (local mode), a Warden-issued OIDC-proxy token (ES256 with the user's copied
 //! claims), each through the full verifier, against a hit in the verified-token cache.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use warden::auth::TokenCache;
-use warden::auth::claims::ClaimRules;
-use warden::auth::jwks::KeySet;
-use warden::auth::jwt::JwtVerifier;
-use warden::auth::local::LocalIssuer;
+use warden::resource_server::TokenCache;
+use warden::resource_server::claims::ClaimRules;
+use warden::resource_server::jwks::KeySet;
+use warden::resource_server::jwt::JwtVerifier;
+use warden::resource_server::local::LocalIssuer;
 
 const ISS: &str = "https://idp.example/";
 const AUD: &str = "https://warden.example/mcp";

@@ -1,9 +1,10 @@
 //! One tool call through the runtime: fresh store, instantiate from `InstancePre`, call, drop.
 //!
 //! Needs the plugin components: `make bench` builds them first.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use warden::auth::Identity;
+use warden::shared::Identity;
 
 mod common;
 
@@ -17,7 +18,7 @@ fn tool_call(c: &mut Criterion) {
         group.bench_function(tool, |b| {
             b.iter(|| {
                 rt.block_on(plugin.call(&runtime, tool, args.to_owned(), &caller)).expect("call succeeds")
-            })
+            });
         });
     }
     group.finish();

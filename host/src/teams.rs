@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::auth::Identity;
 use crate::config::TeamConfig;
+use crate::shared::Identity;
 
 /// One team's membership rule.
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ impl Teams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::IdentityData;
+    use crate::shared::IdentityData;
 
     fn caller(claims: Value) -> Identity {
         Identity::new(IdentityData {

@@ -8,15 +8,14 @@ use warden::plugins::{LoadedPlugin, Manifest, Runtime};
 /// The built component `name` (`make bench` builds the plugins first).
 fn component(name: &str) -> Vec<u8> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
     let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make bench`)", path.display()))
 }
 
 /// A runtime with default settings and the `sample` plugin loaded into it. Keep the returned
 /// directory alive as long as the runtime (it holds the compiled-code cache).
-pub fn sample_plugin(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Runtime, LoadedPlugin) {
+pub(crate) fn sample_plugin(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Runtime, LoadedPlugin) {
     let data = tempfile::tempdir().expect("tempdir");
     let config = RuntimeConfig::default();
     let runtime = Runtime::new(&config, data.path()).expect("runtime");

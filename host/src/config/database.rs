@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::Secret;
+use crate::shared::{ReferenceError, resolve_reference};
 
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
@@ -115,7 +116,7 @@ impl DatabaseConfig {
     }
 
     /// The connection string to open, with references resolved and the password appended.
-    pub fn resolved_connection_string(&self, data_dir: &Path) -> Result<String, String> {
+    pub fn resolved_connection_string(&self, data_dir: &Path) -> Result<String, ReferenceError> {
         let mut text = match &self.connection_string {
             Some(s) => resolve_reference("database.connection_string", s.expose())?,
             None => format!("Driver=SQLite3;Database={};", data_dir.join("demo.sqlite").display()),
@@ -129,20 +130,5 @@ impl DatabaseConfig {
             text.push_str(&format!("PWD={{{}}};", password.replace('}', "}}")));
         }
         Ok(text)
-    }
-}
-
-/// Resolves a secret setting: `env:NAME` reads the environment, `file:PATH` reads a file
-/// (trailing newline dropped), anything else is the value itself. Errors name `field`.
-pub fn resolve_reference(field: &str, value: &str) -> Result<String, String> {
-    if let Some(name) = value.strip_prefix("env:") {
-        std::env::var(name)
-            .map_err(|_| format!("{field} refers to the environment variable {name}, which is not set"))
-    } else if let Some(path) = value.strip_prefix("file:") {
-        std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|e| format!("{field} refers to the file {path}, which cannot be read: {e}"))
-    } else {
-        Ok(value.to_owned())
     }
 }

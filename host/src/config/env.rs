@@ -12,8 +12,8 @@ pub(super) fn apply_overrides(
 ) -> Result<(), ConfigError> {
     for (name, raw) in env {
         let Some(path) = name.strip_prefix(PREFIX) else { continue };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        if keys.len() != 2 || keys.iter().any(|k| k.is_empty()) {
+        let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+        if keys.len() != 2 || keys.iter().any(String::is_empty) {
             return Err(ConfigError::Env {
                 name,
                 reason: "expected WARDEN__<SECTION>__<KEY>, e.g. WARDEN__SERVER__BIND".into(),

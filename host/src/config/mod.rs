@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect, resolve_reference};
+pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect};
 pub use oidc::{OidcConfig, StaticClient, StoreBackend, StoreConfig};
 pub use teams::{TeamConfig, is_valid_team_name};
 pub use validate::ConfigError;

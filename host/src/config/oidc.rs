@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::validate::{check_bare_domain, check_urls};
-use super::{AuthMode, Config, Secret, auth0_issuer, resolve_reference};
+use super::{AuthMode, Config, Secret, auth0_issuer};
+use crate::shared::resolve_reference;
 
 /// `[oidc]`: used when `auth.mode = "oidc-proxy"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -193,7 +194,9 @@ impl Config {
     pub(super) fn validate_oidc(&self, bad: &mut impl FnMut(&str, String, &str)) {
         let o = &self.oidc;
         let proxy = self.auth.mode == AuthMode::OidcProxy;
-        if !proxy {
+        if proxy {
+            self.validate_proxy(bad);
+        } else {
             if o.any_set() {
                 bad(
                     "auth.mode",
@@ -204,8 +207,6 @@ impl Config {
                     "set auth.mode = \"oidc-proxy\" to log clients in through the IdP, or remove [oidc]",
                 );
             }
-        } else {
-            self.validate_proxy(bad);
         }
         let s = &self.store;
         match s.backend {
@@ -216,7 +217,7 @@ impl Config {
                     "set it (e.g. WARDEN__STORE__REDIS_URL=redis://redis:6379/0) or use backend = \"embedded\"",
                 ),
                 Some(url) => match resolve_reference("store.redis_url", url.expose()) {
-                    Err(e) => bad("store.redis_url", e, "set the variable or create the file"),
+                    Err(e) => bad("store.redis_url", e.to_string(), "set the variable or create the file"),
                     Ok(v) if !(v.starts_with("redis://") || v.starts_with("rediss://")) => bad(
                         "store.redis_url",
                         "is not a redis:// or rediss:// URL".into(),
@@ -268,7 +269,7 @@ impl Config {
             ),
             Some(s) => {
                 if let Err(e) = resolve_reference("oidc.client_secret", s.expose()) {
-                    bad("oidc.client_secret", e, "set the variable or create the file");
+                    bad("oidc.client_secret", e.to_string(), "set the variable or create the file");
                 }
             }
         }
@@ -381,7 +382,7 @@ impl Config {
             );
         }
         let policy =
-            crate::oauth::redirect::RedirectPolicy { allow_patterns: o.redirect_allow_patterns.clone() };
+            crate::shared::redirect_uri::RedirectPolicy { allow_patterns: o.redirect_allow_patterns.clone() };
         let mut ids = std::collections::HashSet::new();
         for (i, c) in o.clients.iter().enumerate() {
             let field = format!("oidc.clients[{i}]");
@@ -410,7 +411,7 @@ impl Config {
             if let Some(s) = &c.client_secret
                 && let Err(e) = resolve_reference(&format!("{field}.client_secret"), s.expose())
             {
-                bad(&format!("{field}.client_secret"), e, "set the variable or create the file");
+                bad(&format!("{field}.client_secret"), e.to_string(), "set the variable or create the file");
             }
         }
     }

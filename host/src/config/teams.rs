@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::Config;
-use crate::plugins::manifest::DatabaseAccess;
-use crate::plugins::signature::parse_trusted_key;
+use crate::shared::{DatabaseAccess, parse_trusted_key};
 
 /// Longest team name: with a 32-character plugin name and a 64-character tool name, served names
 /// (`team.plugin.tool`) stay within MCP's 128 characters.
@@ -98,7 +97,7 @@ impl Config {
                     "name the claim that carries the team, e.g. \"org_id\"",
                 );
             }
-            if team.members.is_empty() || team.members.iter().any(|m| m.is_empty()) {
+            if team.members.is_empty() || team.members.iter().any(String::is_empty) {
                 bad(
                     &field("members"),
                     "lists no (or an empty) member value, so nobody could use the team's tools".into(),
@@ -141,7 +140,7 @@ fn check_keys(at: &str, required: bool, keys: &[String], bad: &mut impl FnMut(&s
         if let Err(e) = parse_trusted_key(key) {
             bad(
                 &format!("{at}.trusted_keys[{k}]"),
-                e,
+                e.to_string(),
                 "use the public key line from `minisign -G` (starts with RW), or file:PATH to the .pub file",
             );
         }

@@ -101,7 +101,7 @@ fn introspection_needs_its_endpoint_and_credentials() {
         &[("WARDEN__AUTH__INTROSPECTION_CLIENT_SECRET", "s3cret")],
     )
     .unwrap();
-    assert_eq!(ok.auth.introspection_client_secret.as_ref().map(|s| s.expose()), Some("s3cret"));
+    assert_eq!(ok.auth.introspection_client_secret.as_ref().map(Secret::expose), Some("s3cret"));
     assert!(!format!("{ok:?}").contains("s3cret"), "Debug must not show the secret");
 }
 
@@ -153,7 +153,7 @@ fn database_password_reference_is_resolved_and_braced() {
         &[],
     )
     .unwrap();
-    let resolved = c.database.resolved_connection_string(std::path::Path::new("/tmp")).unwrap();
+    let resolved = c.database.resolved_connection_string(Path::new("/tmp")).unwrap();
     assert_eq!(resolved, "Driver=x;Uid=u;PWD={p;w}}d};");
     assert!(!format!("{:?}", c.database).contains("p;w"), "the password reached Debug output");
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::{AuthMode, Config, Impersonation, SqlDialect, resolve_reference};
+use super::{AuthMode, Config, Impersonation, SqlDialect};
+use crate::shared::resolve_reference;
 
 /// One thing wrong with the configuration: which field, what is wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +247,7 @@ impl Config {
                 [("database.connection_string", &db.connection_string), ("database.password", &db.password)]
             {
                 if let Some(Err(problem)) = value.as_ref().map(|v| resolve_reference(field, v.expose())) {
-                    bad(field, problem, "set the variable or file, or write the value itself");
+                    bad(field, problem.to_string(), "set the variable or file, or write the value itself");
                 }
             }
         }
@@ -352,7 +353,7 @@ impl Config {
                 bad("auth.algorithms", "is empty, so no token could verify".into(), "use [\"RS256\"]");
             }
             for alg in &a.algorithms {
-                if !crate::auth::ACCEPTABLE_ALGORITHMS.contains(&alg.as_str()) {
+                if !crate::shared::ACCEPTABLE_ALGORITHMS.contains(&alg.as_str()) {
                     bad(
                         "auth.algorithms",
                         format!("{alg:?} is not accepted"),
@@ -390,7 +391,7 @@ impl Config {
             {
                 bad(
                     "auth.introspection_client_secret",
-                    e,
+                    e.to_string(),
                     "set the variable or create the file, or write the secret's value instead of a reference",
                 );
             }

@@ -21,13 +21,39 @@ const DATA: &[&str] = &[
      (4, 'bob', 1, 'Tunnel paint', 45.0, '2026-03-01')",
 ];
 
+/// Why the embedded SQLite demo could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The data directory cannot be created.
+    #[error("cannot create {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The I/O error's text.
+        reason: String,
+    },
+    /// The SQLite3 ODBC driver cannot open the file.
+    #[error(
+        "cannot open the SQLite demo through the SQLite3 ODBC driver ({0}); install it with `apt-get install libsqliteodbc`, or set database.connection_string"
+    )]
+    Driver(String),
+    /// The schema or rows cannot be written.
+    #[error("cannot create the demo schema: {0}")]
+    Schema(String),
+}
+
 /// Creates the demo file under `data_dir` with its schema and rows, unless it already has them.
-pub fn ensure(env: &'static Environment, data_dir: &Path, connection_string: &str) -> Result<(), String> {
-    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
-    let conn = env.connect_with_connection_string(connection_string, ConnectionOptions::default()).map_err(|e| {
-        format!("cannot open the SQLite demo through the SQLite3 ODBC driver ({e}); install it with `apt-get install libsqliteodbc`, or set database.connection_string")
-    })?;
-    let fail = |e: odbc_api::Error| format!("cannot create the demo schema: {e}");
+pub(super) fn ensure(
+    env: &'static Environment,
+    data_dir: &Path,
+    connection_string: &str,
+) -> Result<(), DemoError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| DemoError::DataDir { path: data_dir.display().to_string(), reason: e.to_string() })?;
+    let conn = env
+        .connect_with_connection_string(connection_string, ConnectionOptions::default())
+        .map_err(|e| DemoError::Driver(e.to_string()))?;
+    let fail = |e: odbc_api::Error| DemoError::Schema(e.to_string());
     for sql in SCHEMA {
         conn.execute(sql, (), None).map_err(fail)?;
     }

@@ -24,7 +24,7 @@ enum Mode {
 }
 
 /// A statement the host itself runs, with its bound parameters.
-pub type HostStatement = (String, Vec<SqlValue>);
+pub(super) type HostStatement = (String, Vec<SqlValue>);
 
 impl Plan {
     /// The plan for `config`.

@@ -17,12 +17,12 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::Identity;
 use crate::config::{Config, NameCase};
+use crate::shared::Identity;
+use crate::shared::PoolStats;
 
 pub use dialect::Plan;
 pub use guard::{Grant, Purpose};
-pub use pool::PoolStats;
 pub use session::CallSession;
 
 /// A SQL value bound as a parameter or read from a row.
@@ -78,13 +78,13 @@ pub enum DbError {
 pub enum OpenError {
     /// The connection string could not be resolved.
     #[error("database.connection_string: {0}")]
-    ConnectionString(String),
+    ConnectionString(crate::shared::ReferenceError),
     /// The ODBC environment could not be created (is unixODBC installed?).
     #[error("ODBC environment: {0}")]
     Environment(String),
     /// The embedded demo database could not be created.
     #[error("embedded demo database: {0}")]
-    Demo(String),
+    Demo(#[from] demo::DemoError),
 }
 
 /// Resolved per-call rules from `[database]`.
@@ -124,7 +124,7 @@ impl Database {
             db.resolved_connection_string(&config.server.data_dir).map_err(OpenError::ConnectionString)?;
         let env = odbc_api::environment().map_err(|e| OpenError::Environment(e.to_string()))?;
         if db.is_embedded_demo() {
-            demo::ensure(env, &config.server.data_dir, &connection_string).map_err(OpenError::Demo)?;
+            demo::ensure(env, &config.server.data_dir, &connection_string)?;
         }
         let plan = Plan::from_config(db);
         let settings = Settings {
@@ -184,7 +184,7 @@ impl Database {
             NameCase::Lower => name.to_ascii_lowercase(),
             NameCase::Upper => name.to_ascii_uppercase(),
         };
-        if crate::auth::claims::is_safe_username(&name) {
+        if crate::shared::is_safe_username(&name) {
             Ok(name)
         } else {
             Err(DbError::NotPermitted("the caller's user name is not a valid database user name".into()))

@@ -15,23 +15,7 @@ use odbc_api::{Connection, ConnectionOptions, Environment};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::DbError;
-
-/// Counters describing pool use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Most connections at once.
-    pub size: usize,
-    /// Connections lent out now.
-    pub in_use: usize,
-    /// Idle connections now.
-    pub idle: usize,
-    /// Connections opened since start.
-    pub opened: u64,
-    /// Connections dropped because their state was in doubt or the server went away.
-    pub discarded: u64,
-    /// Calls that found no free connection in time.
-    pub acquire_timeouts: u64,
-}
+use crate::shared::PoolStats;
 
 pub(crate) struct Pool {
     inner: Arc<Inner>,
@@ -69,7 +53,7 @@ pub(crate) struct Lease {
 }
 
 impl Pool {
-    pub fn new(
+    pub(super) fn new(
         env: &'static Environment,
         connection_string: String,
         size: usize,
@@ -91,7 +75,7 @@ impl Pool {
     }
 
     /// Waits up to the acquire timeout for a slot, and takes an idle connection if there is one.
-    pub async fn acquire(&self) -> Result<Lease, DbError> {
+    pub(super) async fn acquire(&self) -> Result<Lease, DbError> {
         let inner = &self.inner;
         let permit =
             match tokio::time::timeout(inner.acquire_timeout, inner.slots.clone().acquire_owned()).await {
@@ -115,9 +99,9 @@ impl Pool {
         Ok(Lease { inner: inner.clone(), _permit: permit, conn, login, idle_for })
     }
 
-    pub fn stats(&self) -> PoolStats {
+    pub(super) fn stats(&self) -> PoolStats {
         let inner = &self.inner;
-        let idle = inner.idle.lock().map(|s| s.len()).unwrap_or(0);
+        let idle = inner.idle.lock().map_or(0, |s| s.len());
         PoolStats {
             size: inner.size,
             in_use: inner.size - inner.slots.available_permits(),
@@ -131,7 +115,7 @@ impl Pool {
 
 impl Lease {
     /// Opens a new connection in this slot (blocking), in manual-commit mode.
-    pub fn connect(&mut self) -> Result<&Connection<'static>, odbc_api::Error> {
+    pub(super) fn connect(&mut self) -> Result<&Connection<'static>, odbc_api::Error> {
         self.discard();
         let conn = self
             .inner
@@ -145,7 +129,7 @@ impl Lease {
     }
 
     /// Drops the connection (blocking): rolled back, then closed. The slot stays taken.
-    pub fn discard(&mut self) {
+    pub(super) fn discard(&mut self) {
         if let Some(conn) = self.conn.take() {
             self.inner.discarded.fetch_add(1, Ordering::Relaxed);
             close(conn);
@@ -153,7 +137,7 @@ impl Lease {
     }
 
     /// Returns the connection to the idle stack (its transaction must have ended) and frees the slot.
-    pub fn release(mut self) {
+    pub(super) fn release(mut self) {
         if let Some(conn) = self.conn.take() {
             let idle = Idle { conn, login: std::mem::take(&mut self.login), since: Instant::now() };
             match self.inner.idle.lock() {

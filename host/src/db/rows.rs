@@ -6,7 +6,7 @@ use odbc_api::{Bit, Cursor, DataType, Nullable};
 use super::{Rows, SqlValue};
 
 /// Turns values into ODBC input parameters, in order.
-pub fn bind(values: &[SqlValue]) -> Vec<Box<dyn InputParameter>> {
+pub(super) fn bind(values: &[SqlValue]) -> Vec<Box<dyn InputParameter>> {
     values
         .iter()
         .map(|v| -> Box<dyn InputParameter> {
@@ -45,7 +45,11 @@ fn kind_of(data_type: DataType) -> ColumnKind {
 
 /// Reads `cursor` into [`Rows`], stopping (with `truncated`) before the row that would pass
 /// `max_rows` or push the value bytes past `max_bytes`.
-pub fn fetch(mut cursor: impl Cursor, max_rows: usize, max_bytes: usize) -> Result<Rows, odbc_api::Error> {
+pub(super) fn fetch(
+    mut cursor: impl Cursor,
+    max_rows: usize,
+    max_bytes: usize,
+) -> Result<Rows, odbc_api::Error> {
     let count = u16::try_from(cursor.num_result_cols()?).unwrap_or(0);
     let mut columns = Vec::with_capacity(count.into());
     let mut kinds = Vec::with_capacity(count.into());

@@ -192,7 +192,7 @@ fn is_link_message(message: &str) -> bool {
 /// The first line of a driver message, without the driver's own prefixes and trailers.
 fn clean_message(message: &str) -> String {
     let first = message.split([';', '\n']).map(str::trim).find(|l| !l.is_empty()).unwrap_or("database error");
-    let first = first.strip_prefix("ERROR:").map(str::trim).unwrap_or(first);
+    let first = first.strip_prefix("ERROR:").map_or(first, str::trim);
     let mut text = first.to_owned();
     text.truncate(500);
     text

@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use super::AppState;
 
 /// `GET /healthz`: the process is up.
-pub async fn healthz() -> &'static str {
+pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
 /// `GET /readyz`: 200 once the initial plugin scan is done and tokens can be verified (the IdP's
 /// keys are loaded), and until shutdown begins; else 503. The body lists the live plugins and any plugin that failed to load.
-pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+pub(super) async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
     let state = &app.mcp;
     let snapshot = state.registry.snapshot();
     let plugins: Vec<Value> = snapshot

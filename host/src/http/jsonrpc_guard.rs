@@ -17,14 +17,15 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{Authenticator, Identity, forbidden_insufficient_scope};
 use crate::limits::{CallLimits, Refusal};
 use crate::plugins::Registry;
+use crate::resource_server::{Authenticator, forbidden_insufficient_scope};
+use crate::shared::Identity;
 use crate::teams::Teams;
 use crate::telemetry::{AuditEvent, Telemetry};
 
 /// What the guard needs.
-pub struct Guard {
+pub(super) struct Guard {
     /// `server.max_body_bytes`.
     pub max_body_bytes: usize,
     /// Live tools, for their scopes.
@@ -53,7 +54,7 @@ struct PeekParams {
 }
 
 /// Middleware: see the module docs.
-pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     let max_body_bytes = guard.max_body_bytes;
     if request.method() != Method::POST {
         return next.run(request).await;

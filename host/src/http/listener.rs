@@ -22,7 +22,7 @@ const MAX_H2_STREAMS: u32 = 128;
 /// Sets `TCP_NODELAY` on every accepted connection: MCP responses go out as several small SSE
 /// writes, and Nagle's algorithm with delayed ACKs would add ~40 ms to each call.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NoDelay;
+pub(crate) struct NoDelay;
 
 impl<S> Accept<TcpStream, S> for NoDelay {
     type Stream = TcpStream;
@@ -39,7 +39,7 @@ impl<S> Accept<TcpStream, S> for NoDelay {
 
 /// Serves `app` on `listener` until `handle` shuts it down. With `tls`, every connection is
 /// TLS (ALPN picks HTTP/2 or HTTP/1.1).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: std::net::TcpListener,
     app: Router,
     server: &ServerConfig,

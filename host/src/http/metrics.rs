@@ -11,7 +11,7 @@ use crate::telemetry::metrics::Snapshot;
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Renders every metric, with gauges read now.
-pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let runtime = &app.mcp.runtime;
     let max = runtime.max_slots();
     let now = Snapshot {

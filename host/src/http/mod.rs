@@ -5,10 +5,10 @@
 
 mod health;
 mod jsonrpc_guard;
-pub mod listener;
-mod metadata;
+pub(crate) mod listener;
 mod metrics;
-pub mod tls;
+mod protected_resource;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -24,14 +24,14 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::auth::{self, Authenticator};
 use crate::config::Config;
 use crate::limits::CallLimits;
 use crate::mcp::{McpState, WardenMcp};
+use crate::resource_server::{self as auth, Authenticator};
 
 /// What the non-MCP handlers need.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Plugins and runtime.
     pub mcp: Arc<McpState>,
     /// Token verification and resource metadata.
@@ -41,12 +41,12 @@ pub struct AppState {
     /// Set once shutdown has begun: `/readyz` answers 503 so load balancers stop sending traffic.
     pub draining: Arc<AtomicBool>,
     /// The OIDC proxy's authorization server (`auth.mode = "oidc-proxy"`).
-    pub oidc: Option<Arc<crate::oauth::OidcProxy>>,
+    pub oidc: Option<Arc<crate::oidc_proxy::OidcProxy>>,
 }
 
 /// The admin listener's router: `/metrics`, `/healthz`, `/readyz`, no authentication and no
 /// `Host` check (probes come by pod IP). Bind it where only operators reach it.
-pub fn admin_router(state: AppState) -> Router {
+pub(crate) fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
@@ -56,7 +56,12 @@ pub fn admin_router(state: AppState) -> Router {
 
 /// Builds the router. `public_url` is the base URL clients use; its host joins the allowed
 /// `Host` values. Cancelling `shutdown` closes open MCP streams so a graceful stop can finish.
-pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: CancellationToken) -> Router {
+pub(crate) fn router(
+    config: &Config,
+    public_url: &str,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(config, public_url))
         .with_allowed_origins(config.server.allowed_origins.clone())
@@ -86,10 +91,10 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         .layer(mcp_cors(config));
 
     let mut well_known = Router::new()
-        .route("/.well-known/oauth-protected-resource", get(metadata::protected_resource))
-        .route("/.well-known/oauth-protected-resource/mcp", get(metadata::protected_resource));
+        .route("/.well-known/oauth-protected-resource", get(protected_resource::protected_resource))
+        .route("/.well-known/oauth-protected-resource/mcp", get(protected_resource::protected_resource));
     if state.auth.local_issuer().is_some() {
-        well_known = well_known.route("/.well-known/jwks.json", get(metadata::local_jwks));
+        well_known = well_known.route("/.well-known/jwks.json", get(protected_resource::local_jwks));
     }
     // Metadata is public: any origin may read it (seed 001's preflight checks).
     let well_known = well_known
@@ -105,7 +110,7 @@ pub fn router(config: &Config, public_url: &str, state: AppState, shutdown: Canc
         router = router.route("/metrics", get(metrics::metrics));
     }
     if let Some(proxy) = &state.oidc {
-        router = router.merge(crate::oauth::routes(proxy.clone()));
+        router = router.merge(crate::oidc_proxy::routes(proxy.clone()));
     }
     router.with_state(state)
 }

@@ -81,7 +81,7 @@ fn server_config(tls: &TlsConfig, m: &Material) -> Result<ServerConfig, TlsError
 
 /// Loads the certificate now (an error stops start-up) and keeps it fresh: every
 /// `reload_interval_ms` the files are read and, if their content changed, swapped in.
-pub fn load_and_watch(tls: &TlsConfig) -> Result<RustlsConfig, TlsError> {
+pub(crate) fn load_and_watch(tls: &TlsConfig) -> Result<RustlsConfig, TlsError> {
     let material = read_material(tls)?;
     let rustls = RustlsConfig::from_config(Arc::new(server_config(tls, &material)?));
     let watched = rustls.clone();

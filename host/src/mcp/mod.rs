@@ -14,9 +14,9 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::auth::Identity;
-use crate::plugins::manifest::DatabaseAccess;
 use crate::plugins::{Registry, Runtime, ToolRef};
+use crate::shared::DatabaseAccess;
+use crate::shared::Identity;
 use crate::teams::Teams;
 use crate::telemetry::{AuditEvent, Telemetry};
 
@@ -26,7 +26,7 @@ const NOTIFIER_LIVENESS_CHECK: Duration = Duration::from_secs(30);
 const CURSOR_PREFIX: &str = "after:";
 
 /// What every MCP session shares.
-pub struct McpState {
+pub(crate) struct McpState {
     /// Live plugins.
     pub registry: Arc<Registry>,
     /// The engine that runs them.
@@ -62,7 +62,7 @@ impl Drop for Running<'_> {
 impl McpState {
     /// True if `caller` may see and call `tool`: a member of its team (or it is shared) and
     /// holding its scopes.
-    pub fn may_use(&self, caller: &Identity, tool: &ToolRef) -> bool {
+    pub(crate) fn may_use(&self, caller: &Identity, tool: &ToolRef) -> bool {
         self.teams.admits(caller, tool.plugin.manifest.team.as_deref()) && self.holds_scopes(caller, tool)
     }
 
@@ -87,13 +87,13 @@ fn call_event(event: &'static str, outcome: &'static str, caller: &Identity, too
 
 /// One MCP session's handler. Cheap: it only holds the shared state.
 #[derive(Clone)]
-pub struct WardenMcp {
+pub(crate) struct WardenMcp {
     state: Arc<McpState>,
 }
 
 impl WardenMcp {
     /// A handler over `state`.
-    pub fn new(state: Arc<McpState>) -> Self {
+    pub(crate) fn new(state: Arc<McpState>) -> Self {
         WardenMcp { state }
     }
 }

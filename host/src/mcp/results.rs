@@ -10,7 +10,7 @@ use crate::plugins::{CallError, ServedTool};
 /// A JSON string becomes text content; an object becomes structured content (with its JSON as
 /// text for older clients); a tool with an output schema must match it. Every failure becomes a
 /// tool error (`isError: true`) with a short reason, never a protocol error.
-pub fn to_call_result(tool: &ServedTool, outcome: Result<String, CallError>) -> CallToolResult {
+pub(super) fn to_call_result(tool: &ServedTool, outcome: Result<String, CallError>) -> CallToolResult {
     let text = match outcome {
         Ok(text) => text,
         Err(e) => {

@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
 });
 
 /// The interface name (with version) a compatible plugin exports.
-pub const TOOLS_INTERFACE: &str = "warden:plugin/tools@0.1.0";
+pub(super) const TOOLS_INTERFACE: &str = "warden:plugin/tools@0.1.0";

@@ -13,14 +13,14 @@ use wasmtime::component::Component;
 
 /// Compiled-component cache under `<data_dir>/compiled`.
 #[derive(Clone)]
-pub struct CompiledCache {
+pub(crate) struct CompiledCache {
     dir: PathBuf,
     engine_key: String,
 }
 
 impl CompiledCache {
     /// Opens (creating if needed) the cache directory for `engine`.
-    pub fn open(data_dir: &Path, engine: &Engine) -> std::io::Result<CompiledCache> {
+    pub(crate) fn open(data_dir: &Path, engine: &Engine) -> std::io::Result<CompiledCache> {
         let dir = data_dir.join("compiled");
         std::fs::create_dir_all(&dir)?;
         restrict_to_owner(&dir)?;
@@ -35,7 +35,7 @@ impl CompiledCache {
 
     /// Returns the compiled component for `wasm` (whose hash is `wasm_sha256`), from the cache when
     /// a valid entry exists, else compiling and storing it.
-    pub fn load_or_compile(
+    pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         wasm: &[u8],
@@ -46,10 +46,12 @@ impl CompiledCache {
             // SAFETY: the file lives in the host-owned cache directory (mode 0700) and was written
             // by `store` below from this engine's own compilation output; its name binds it to the
             // wasm hash and the engine's compatibility hash, and wasmtime re-checks compatibility.
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            #[allow(unsafe_code)]
+            let cached = unsafe { Component::deserialize_file(engine, &path) };
+            match cached {
                 Ok(c) => return Ok(c),
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled cache entry")
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unusable compiled cache entry");
                 }
             }
         }

@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::manifest::{Ceilings, Manifest};
-use super::plugin::LoadedPlugin;
-use super::registry::Registry;
+use super::loaded::{LoadError, LoadedPlugin};
+use super::manifest::{Ceilings, Manifest, ManifestError};
+use super::registry::{NameCollision, Registry};
 use super::runtime::Runtime;
-use super::signature::{MAX_SIGNATURE_BYTES, TrustPolicy};
+use super::signature::{MAX_SIGNATURE_BYTES, SignatureError, TrustPolicy};
 use crate::telemetry::{AuditEvent, Telemetry};
 
 /// Largest `.wasm` accepted.
@@ -55,9 +55,55 @@ pub struct LoadReport {
     /// File stem in the plugin directory.
     pub source: String,
     /// The loaded plugin, or why it was refused.
-    pub result: Result<Arc<LoadedPlugin>, String>,
+    pub result: Result<Arc<LoadedPlugin>, Refusal>,
     /// Non-fatal findings (e.g. tools offered but not listed in the manifest).
     pub warnings: Vec<String>,
+}
+
+/// Why a plugin in a directory is not served (the previous version, if any, stays live).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// One of the two files is missing.
+    #[error("{stem}.{missing} is missing: a plugin needs both {stem}.wasm and {stem}.toml")]
+    Incomplete {
+        /// The plugin's file stem.
+        stem: String,
+        /// `wasm` or `toml`.
+        missing: &'static str,
+    },
+    /// A file cannot be read, is over its size limit, or is not text where text is needed.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The signatures do not satisfy the directory's trust policy.
+    #[error("signature check failed: {0}")]
+    Signature(#[from] SignatureError),
+    /// The manifest is refused.
+    #[error("{}: {error}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// Why.
+        error: ManifestError,
+    },
+    /// The component is refused.
+    #[error("{}: {error}", path.display())]
+    Component {
+        /// The component file.
+        path: PathBuf,
+        /// Why.
+        error: LoadError,
+    },
+    /// Another source serves the same plugin name.
+    #[error(transparent)]
+    Collision(#[from] NameCollision),
+    /// The plugin was removed while it was being installed.
+    #[error("plugin vanished while installing")]
+    Vanished,
 }
 
 /// Watches one plugin directory and keeps the registry in step with it.
@@ -191,12 +237,16 @@ impl PluginDirectory {
                 self.settled.remove(stem);
                 return None;
             }
-            let reason =
-                format!("{stem}.{missing} is missing: a plugin needs both {stem}.wasm and {stem}.toml");
+            let refusal = Refusal::Incomplete { stem: stem.to_owned(), missing };
+            let reason = refusal.to_string();
             self.registry.record_error(source, reason.clone());
             tracing::warn!(plugin = source, "{reason}");
             self.audit("plugin.refused", source, None, Some(&reason));
-            return Some(LoadReport { source: source.to_owned(), result: Err(reason), warnings: Vec::new() });
+            return Some(LoadReport {
+                source: source.to_owned(),
+                result: Err(refusal),
+                warnings: Vec::new(),
+            });
         }
         let (result, warnings) = match self.load(stem).await {
             Ok((plugin, warnings)) => match self.registry.install(source, plugin) {
@@ -214,17 +264,18 @@ impl PluginDirectory {
                             self.audit("plugin.loaded", source, Some(&p.sha256), None);
                             (Ok(p), warnings)
                         }
-                        None => (Err("plugin vanished while installing".to_owned()), warnings),
+                        None => (Err(Refusal::Vanished), warnings),
                     }
                 }
-                Err(e) => (Err(e), warnings),
+                Err(e) => (Err(Refusal::Collision(e)), warnings),
             },
             Err(e) => (Err(e), Vec::new()),
         };
         for w in &warnings {
             tracing::warn!(plugin = source, "{w}");
         }
-        if let Err(reason) = &result {
+        if let Err(refusal) = &result {
+            let reason = refusal.to_string();
             let serving = self.registry.snapshot().plugins().contains_key(source);
             tracing::error!(
                 file = %self.dir.join(format!("{stem}.wasm")).display(),
@@ -233,42 +284,38 @@ impl PluginDirectory {
                 "plugin refused"
             );
             self.registry.record_error(source, reason.clone());
-            self.audit("plugin.refused", source, None, Some(reason));
+            self.audit("plugin.refused", source, None, Some(&reason));
         }
         Some(LoadReport { source: source.to_owned(), result, warnings })
     }
 
-    async fn load(&self, stem: &str) -> Result<(LoadedPlugin, Vec<String>), String> {
+    async fn load(&self, stem: &str) -> Result<(LoadedPlugin, Vec<String>), Refusal> {
         let manifest_path = self.dir.join(format!("{stem}.toml"));
         let wasm_path = self.dir.join(format!("{stem}.wasm"));
         let text = read_bounded(&manifest_path, MAX_MANIFEST_BYTES)?;
         let wasm = read_bounded(&wasm_path, MAX_WASM_BYTES)?;
         // Signatures first: nothing from an unverified file is parsed or compiled.
-        let signature = |file: &str| -> Result<Option<String>, String> {
+        let signature = |file: &str| -> Result<Option<String>, Refusal> {
             let path = self.dir.join(format!("{file}.minisig"));
             if !path.exists() {
                 return Ok(None);
             }
             let bytes = read_bounded(&path, MAX_SIGNATURE_BYTES)?;
-            String::from_utf8(bytes).map(Some).map_err(|_| format!("{}: not UTF-8 text", path.display()))
+            String::from_utf8(bytes).map(Some).map_err(|_| not_text(&path))
         };
         let (wasm_sig, manifest_sig) =
             (signature(&format!("{stem}.wasm"))?, signature(&format!("{stem}.toml"))?);
-        let signed_by = self
-            .origin
-            .trust
-            .check(stem, &wasm, &text, [wasm_sig.as_deref(), manifest_sig.as_deref()])
-            .map_err(|e| format!("signature check failed: {e}"))?;
+        let signed_by =
+            self.origin.trust.check(stem, &wasm, &text, [wasm_sig.as_deref(), manifest_sig.as_deref()])?;
         if let Some(comment) = signed_by {
             tracing::info!(plugin = stem, trusted_comment = %comment, "plugin signature verified");
         }
-        let text =
-            String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", manifest_path.display()))?;
+        let text = String::from_utf8(text).map_err(|_| not_text(&manifest_path))?;
         let manifest = Manifest::parse_within(stem, &text, &self.origin.ceilings)
-            .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+            .map_err(|error| Refusal::Manifest { path: manifest_path, error })?;
         LoadedPlugin::load(&self.runtime, manifest, wasm)
             .await
-            .map_err(|e| format!("{}: {e}", wasm_path.display()))
+            .map_err(|error| Refusal::Component { path: wasm_path, error })
     }
 
     /// Stamps of every candidate source in the directory.
@@ -311,10 +358,15 @@ impl PluginDirectory {
     }
 }
 
-fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, Refusal> {
+    let file_error = |reason: String| Refusal::File { path: path.to_path_buf(), reason };
+    let meta = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
     if meta.len() > max {
-        return Err(format!("{}: {} bytes is larger than the {max}-byte limit", path.display(), meta.len()));
+        return Err(file_error(format!("{} bytes is larger than the {max}-byte limit", meta.len())));
     }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::read(path).map_err(|e| file_error(e.to_string()))
+}
+
+fn not_text(path: &Path) -> Refusal {
+    Refusal::File { path: path.to_path_buf(), reason: "not UTF-8 text".into() }
 }

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::config::{RuntimeConfig, TeamConfig};
+use crate::shared::DatabaseAccess;
 
 /// A parsed, validated manifest with limits resolved against the server's ceilings.
 #[derive(Debug, Clone)]
@@ -58,19 +59,6 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// Largest result, in bytes.
     pub max_output_bytes: usize,
-}
-
-/// Database access a manifest grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum DatabaseAccess {
-    /// No handle is lent.
-    #[default]
-    None,
-    /// Single read statements only.
-    ReadOnly,
-    /// Reads plus INSERT/UPDATE/DELETE.
-    ReadWrite,
 }
 
 /// What one tool requires of its caller.

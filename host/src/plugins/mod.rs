@@ -5,14 +5,14 @@ mod bindings;
 mod cache;
 pub mod directory;
 pub mod host_state;
+pub mod loaded;
 pub mod manifest;
-pub mod plugin;
 pub mod registry;
 pub mod runtime;
 pub mod signature;
 
-pub use directory::{LoadReport, PluginDirectory};
+pub use directory::{LoadReport, PluginDirectory, Refusal};
+pub use loaded::{CallError, LoadedPlugin, ServedTool, ToolFailure};
 pub use manifest::{Ceilings, Manifest};
-pub use plugin::{CallError, LoadedPlugin, ServedTool, ToolFailure};
 pub use registry::{Registry, Snapshot, ToolRef};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, RuntimeError};

@@ -9,7 +9,22 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
-use super::plugin::{LoadedPlugin, ServedTool};
+use super::loaded::{LoadedPlugin, ServedTool};
+
+/// Why a plugin is not installed: another source already serves its name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "plugin name {namespace:?} from {asked_by} collides with {namespace:?} already served from {served_by}; \
+     give one of them another plugin.name"
+)]
+pub struct NameCollision {
+    /// The served plugin name (`team.plugin` or `plugin`).
+    pub namespace: String,
+    /// The source that asked.
+    pub asked_by: String,
+    /// The source that serves the name already.
+    pub served_by: String,
+}
 
 /// An immutable view of the live plugins.
 #[derive(Default)]
@@ -116,17 +131,18 @@ impl Registry {
 
     /// Serves `plugin` from `source`, replacing what that source served before. Refused (and
     /// nothing changes) if another source already serves the same plugin name.
-    pub fn install(&self, source: &str, plugin: LoadedPlugin) -> Result<(), String> {
+    pub fn install(&self, source: &str, plugin: LoadedPlugin) -> Result<(), NameCollision> {
         let plugin = Arc::new(plugin);
         self.update(|plugins| {
             let namespace = plugin.manifest.namespace();
             if let Some((other, _)) =
                 plugins.iter().find(|(s, p)| s.as_str() != source && p.manifest.namespace() == namespace)
             {
-                return Err(format!(
-                    "plugin name {namespace:?} from {source} collides with {namespace:?} already served from {other}; \
-                     give one of them another plugin.name"
-                ));
+                return Err(NameCollision {
+                    namespace,
+                    asked_by: source.to_owned(),
+                    served_by: other.clone(),
+                });
             }
             plugins.insert(source.to_owned(), plugin.clone());
             Ok(())
@@ -138,13 +154,13 @@ impl Registry {
     /// Stops serving whatever `source` served. Returns true if something was removed.
     pub fn remove(&self, source: &str) -> bool {
         self.clear_error(source);
-        self.update(|plugins| Ok(plugins.remove(source).is_some())).unwrap_or(false)
+        self.update(|plugins| Ok::<_, NameCollision>(plugins.remove(source).is_some())).unwrap_or(false)
     }
 
-    fn update<R>(
+    fn update<R, E>(
         &self,
-        change: impl FnOnce(&mut BTreeMap<String, Arc<LoadedPlugin>>) -> Result<R, String>,
-    ) -> Result<R, String> {
+        change: impl FnOnce(&mut BTreeMap<String, Arc<LoadedPlugin>>) -> Result<R, E>,
+    ) -> Result<R, E> {
         let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
         let mut plugins = guard.plugins.clone();
         let result = change(&mut plugins)?;

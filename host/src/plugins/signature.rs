@@ -8,18 +8,52 @@
 
 use minisign_verify::{PublicKey, Signature};
 
-use crate::config::resolve_reference;
+use crate::shared::parse_trusted_key;
 
 /// Largest `.minisig` file read.
 pub const MAX_SIGNATURE_BYTES: u64 = 4096;
 
-/// Parses one `trusted_keys` entry: the base64 key line (`RW...`), or a `file:`/`env:` reference
-/// to the text of a `minisign.pub` file (or to the bare key line).
-pub fn parse_trusted_key(entry: &str) -> Result<PublicKey, String> {
-    let text = resolve_reference("trusted_keys", entry)?;
-    let text = text.trim();
-    let key = if text.lines().count() >= 2 { PublicKey::decode(text) } else { PublicKey::from_base64(text) };
-    key.map_err(|e| format!("not a minisign public key ({e})"))
+/// Why a plugin's signatures are refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The directory requires signatures and the plugin has none.
+    #[error(
+        "unsigned: this directory requires signatures; sign with `minisign -Sm {stem}.wasm {stem}.toml` \
+         and install {stem}.wasm.minisig and {stem}.toml.minisig with the plugin"
+    )]
+    Unsigned {
+        /// The plugin's file stem.
+        stem: String,
+    },
+    /// One of the two files is signed and the other is not.
+    #[error("{file}.minisig is missing: both the component and the manifest must be signed")]
+    HalfSigned {
+        /// The unsigned file.
+        file: String,
+    },
+    /// The `.minisig` file is not a minisign signature.
+    #[error("{file}.minisig is not a minisign signature ({reason})")]
+    Malformed {
+        /// The signed file.
+        file: String,
+        /// What minisign-verify said.
+        reason: String,
+    },
+    /// The directory trusts no key, so no signature can verify.
+    #[error("{file} is signed, but no trusted_keys are configured for this directory")]
+    NoTrustedKeys {
+        /// The signed file.
+        file: String,
+    },
+    /// No trusted key verifies the signature.
+    #[error(
+        "{file}.minisig does not verify {file} under any trusted key (the file was changed after signing, \
+         or it was signed with an untrusted key)"
+    )]
+    DoesNotVerify {
+        /// The signed file.
+        file: String,
+    },
 }
 
 /// The keys a plugin directory trusts, and whether a signature is required there.
@@ -57,14 +91,11 @@ impl TrustPolicy {
         wasm: &[u8],
         manifest: &[u8],
         signatures: [Option<&str>; 2],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, SignatureError> {
         let [wasm_sig, manifest_sig] = signatures;
         if wasm_sig.is_none() && manifest_sig.is_none() {
             if self.required {
-                return Err(format!(
-                    "unsigned: this directory requires signatures; sign with `minisign -Sm {stem}.wasm {stem}.toml` \
-                     and install {stem}.wasm.minisig and {stem}.toml.minisig with the plugin"
-                ));
+                return Err(SignatureError::Unsigned { stem: stem.to_owned() });
             }
             return Ok(None);
         }
@@ -73,25 +104,28 @@ impl TrustPolicy {
         Ok(Some(wasm_comment))
     }
 
-    fn verify_one(&self, file: &str, bytes: &[u8], signature: Option<&str>) -> Result<String, String> {
+    fn verify_one(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        signature: Option<&str>,
+    ) -> Result<String, SignatureError> {
+        let file = file.to_owned();
         let Some(text) = signature else {
-            return Err(format!(
-                "{file}.minisig is missing: both the component and the manifest must be signed"
-            ));
+            return Err(SignatureError::HalfSigned { file });
         };
-        let signature = Signature::decode(text)
-            .map_err(|e| format!("{file}.minisig is not a minisign signature ({e})"))?;
+        let signature = match Signature::decode(text) {
+            Ok(s) => s,
+            Err(e) => return Err(SignatureError::Malformed { file, reason: e.to_string() }),
+        };
         if self.keys.is_empty() {
-            return Err(format!("{file} is signed, but no trusted_keys are configured for this directory"));
+            return Err(SignatureError::NoTrustedKeys { file });
         }
         for key in &self.keys {
             if key.verify(bytes, &signature, false).is_ok() {
                 return Ok(signature.trusted_comment().to_owned());
             }
         }
-        Err(format!(
-            "{file}.minisig does not verify {file} under any trusted key (the file was changed after signing, \
-             or it was signed with an untrusted key)"
-        ))
+        Err(SignatureError::DoesNotVerify { file })
     }
 }

@@ -40,13 +40,13 @@ fn decode(stored: &[u8], now: u64) -> Option<Vec<u8>> {
 
 /// The redb-backed store. Cheap to clone.
 #[derive(Clone)]
-pub struct EmbeddedStore {
+pub(crate) struct EmbeddedStore {
     db: Arc<Database>,
 }
 
 impl EmbeddedStore {
     /// Opens (or creates) the store file at `path`.
-    pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -119,7 +119,7 @@ impl EmbeddedStore {
     }
 
     /// Removes every expired entry; returns how many. Run it now and then.
-    pub async fn sweep(&self) -> Result<usize, StoreError> {
+    pub(crate) async fn sweep(&self) -> Result<usize, StoreError> {
         self.blocking(|db| {
             let now = now_ms();
             let txn = db.begin_write().map_err(err)?;

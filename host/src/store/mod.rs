@@ -14,9 +14,9 @@ mod sealer;
 
 use std::time::Duration;
 
-pub use embedded::EmbeddedStore;
-pub use redis_store::RedisStore;
-pub use sealer::{SealError, Sealer};
+pub(crate) use embedded::EmbeddedStore;
+pub(crate) use redis_store::RedisStore;
+pub(crate) use sealer::{SealError, Sealer};
 
 /// Why the store could not do what was asked. Messages never include stored values.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum StoreError {
 }
 
 /// A state store: the embedded file or Redis.
-pub enum Store {
+pub(crate) enum Store {
     /// One redb file (single replica).
     Embedded(EmbeddedStore),
     /// Redis (several replicas).
@@ -50,7 +50,7 @@ fn check_key(ns: &str, key: &str) -> Result<(), StoreError> {
 
 impl Store {
     /// Stores `value` under `ns`/`key`, replacing what was there, for `ttl` (or for good).
-    pub async fn put(
+    pub(crate) async fn put(
         &self,
         ns: &str,
         key: &str,
@@ -65,7 +65,7 @@ impl Store {
     }
 
     /// Stores `value` only if nothing (unexpired) is there yet; true if it was stored.
-    pub async fn put_new(
+    pub(crate) async fn put_new(
         &self,
         ns: &str,
         key: &str,
@@ -80,7 +80,7 @@ impl Store {
     }
 
     /// The value under `ns`/`key`, unless absent or expired.
-    pub async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_key(ns, key)?;
         match self {
             Store::Embedded(s) => s.get(ns, key, false).await,
@@ -90,7 +90,7 @@ impl Store {
 
     /// Reads and deletes `ns`/`key` in one atomic step: of several concurrent callers (on any
     /// replica), exactly one gets the value.
-    pub async fn take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) async fn take(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_key(ns, key)?;
         match self {
             Store::Embedded(s) => s.get(ns, key, true).await,
@@ -99,7 +99,7 @@ impl Store {
     }
 
     /// Deletes `ns`/`key`; true if something (unexpired) was there.
-    pub async fn delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn delete(&self, ns: &str, key: &str) -> Result<bool, StoreError> {
         Ok(self.take(ns, key).await?.is_some())
     }
 }

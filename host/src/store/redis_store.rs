@@ -14,14 +14,14 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 
 /// The Redis-backed store. Cheap to clone; reconnects on its own.
 #[derive(Clone)]
-pub struct RedisStore {
+pub(crate) struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
 }
 
 impl RedisStore {
     /// Connects to `url` (`redis://` or `rediss://`), naming keys under `prefix`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
+    pub(crate) async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
         let client =
             redis::Client::open(url).map_err(|e| StoreError::Redis(format!("invalid redis URL: {e}")))?;
         let connection = ConnectionManager::new(client).await.map_err(err)?;

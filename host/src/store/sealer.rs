@@ -41,14 +41,14 @@ struct Key {
 }
 
 /// Seals and opens values; holds the current key and the older ones.
-pub struct Sealer {
+pub(crate) struct Sealer {
     current: Key,
     older: Vec<Key>,
 }
 
 impl Sealer {
     /// A sealer from raw keys: `current` seals; `older` only open.
-    pub fn new(current: (&str, &[u8]), older: &[(&str, &[u8])]) -> Result<Sealer, SealError> {
+    pub(crate) fn new(current: (&str, &[u8]), older: &[(&str, &[u8])]) -> Result<Sealer, SealError> {
         let make = |(id, bytes): (&str, &[u8])| -> Result<Key, SealError> {
             if id.is_empty() || id.len() > 64 || bytes.len() != KEY_LEN {
                 return Err(SealError::Keys {
@@ -70,7 +70,7 @@ impl Sealer {
 
     /// Loads every `<kid>.key` under `dir` (the one named in `dir/current` seals), creating a first
     /// key if there is none. Files are written owner-only.
-    pub fn load_or_create(dir: &Path) -> Result<Sealer, SealError> {
+    pub(crate) fn load_or_create(dir: &Path) -> Result<Sealer, SealError> {
         let fail = |reason: String| SealError::Keys { dir: dir.display().to_string(), reason };
         std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
         if !dir.join(CURRENT).exists() {
@@ -98,14 +98,14 @@ impl Sealer {
 
     /// Creates a new key under `dir` and makes it the current one (older keys stay to open what
     /// they sealed). Returns the new key id.
-    pub fn rotate(dir: &Path) -> Result<String, SealError> {
+    pub(crate) fn rotate(dir: &Path) -> Result<String, SealError> {
         let fail = |reason: String| SealError::Keys { dir: dir.display().to_string(), reason };
         let rng = SystemRandom::new();
         let mut bytes = [0u8; KEY_LEN];
         let mut id = [0u8; 6];
         rng.fill(&mut bytes).and_then(|()| rng.fill(&mut id)).map_err(|_| fail("no randomness".into()))?;
         let id = hex::encode(id);
-        crate::private_files::write_new(&dir.join(format!("{id}.key")), &bytes)
+        crate::shared::private_files::write_new(&dir.join(format!("{id}.key")), &bytes)
             .map_err(|e| fail(e.to_string()))?;
         let tmp = dir.join(format!(".{CURRENT}.tmp"));
         std::fs::write(&tmp, &id)
@@ -115,12 +115,13 @@ impl Sealer {
     }
 
     /// The id of the key new values are sealed with.
-    pub fn current_key_id(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn current_key_id(&self) -> &str {
         &self.current.id
     }
 
     /// Seals `plaintext` for `context` (e.g. `"refresh:<family>"`).
-    pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub(crate) fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let id = self.current.id.as_bytes();
         let mut header = vec![VERSION, u8::try_from(id.len()).map_err(|_| SealError::Invalid)?];
         header.extend_from_slice(id);
@@ -137,7 +138,7 @@ impl Sealer {
     }
 
     /// Opens a value sealed for `context` by this sealer's current or an older key.
-    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub(crate) fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
         let (&version, rest) = sealed.split_first().ok_or(SealError::Invalid)?;
         let (&id_len, rest) = rest.split_first().ok_or(SealError::Invalid)?;
         if version != VERSION {

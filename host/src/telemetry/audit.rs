@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::auth::Identity;
+use crate::shared::Identity;
 use time::format_description::BorrowedFormatItem;
 
 /// Lines buffered for the writer thread; beyond this, lines are dropped and counted.
@@ -102,7 +102,7 @@ impl AuditLog {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
                 }
-                Box::new(crate::private_files::open_append(path)?)
+                Box::new(crate::shared::private_files::open_append(path)?)
             }
         };
         let (tx, rx) = sync_channel(QUEUE);

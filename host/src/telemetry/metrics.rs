@@ -10,7 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::db::PoolStats;
+use crate::shared::PoolStats;
 
 /// Labels of a tool call.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::claims::{ClaimRules, identity_from_claims};
-use super::identity::Identity;
+use crate::shared::Identity;
 
 /// Why introspection did not produce an identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +39,11 @@ impl Introspector {
         issuer: Option<String>,
         audience: String,
         rules: ClaimRules,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .build()?;
         Ok(Introspector { http, url, client_id, client_secret, issuer, audience, rules })
     }
 

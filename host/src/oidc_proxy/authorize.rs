@@ -32,7 +32,7 @@ use crate::telemetry::AuditEvent;
 
 /// A login between `/authorize` and the consent decision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Transaction {
+pub(super) struct Transaction {
     id: String,
     client_id: String,
     client_name: Option<String>,
@@ -182,9 +182,8 @@ impl OidcProxy {
     /// Sends the browser to the IdP for `txn` (after consent, or with remembered consent).
     async fn start_upstream(&self, txn: Transaction, remember: bool) -> Response {
         let client_id = txn.client_id.clone();
-        let (state, nonce) = match (random_token(32), random_token(32)) {
-            (Ok(s), Ok(n)) => (s, n),
-            _ => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", "Try again."),
+        let (Ok(state), Ok(nonce)) = (random_token(32), random_token(32)) else {
+            return error_page(StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", "Try again.");
         };
         let Ok((verifier, challenge)) = pkce::new_pair() else {
             return error_page(StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable", "Try again.");
@@ -213,14 +212,14 @@ impl OidcProxy {
 
 /// `GET /authorize`: checks the client and redirect URI (an error page if either is wrong), then
 /// the request (errors go back to the client), and starts a transaction.
-pub async fn authorize(
+pub(super) async fn authorize(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = match params::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
     };
     let Some(client_id) = params.get("client_id") else {
         return error_page(
@@ -331,7 +330,7 @@ pub async fn authorize(
 }
 
 /// `GET /consent?txn=`: the consent page. Shown again on a repeated GET with the same CSRF token.
-pub async fn consent_page(
+pub(super) async fn consent_page(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -414,17 +413,18 @@ impl OidcProxy {
 
 /// `POST /consent`: the user's decision. Needs the transaction's CSRF token and cookie; the
 /// transaction is then consumed (a second POST finds nothing).
-pub async fn consent_decision(
+pub(super) async fn consent_decision(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let form =
-        match std::str::from_utf8(&body).map_err(|e| e.to_string()).and_then(|b| params::parse(b.as_bytes()))
-        {
-            Ok(f) => f,
-            Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
-        };
+    let form = match std::str::from_utf8(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|b| params::parse(b.as_bytes()).map_err(|e| e.to_string()))
+    {
+        Ok(f) => f,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
+    };
     let Some(id) = form.get("txn").map(String::as_str) else { return expired() };
     let txn: Transaction = match proxy.vault.get(TXN, id).await {
         Ok(Some(t)) => t,
@@ -491,14 +491,14 @@ fn operator_hint(error: &str, description: &str, callback: &str) -> String {
 /// `GET <callback_path>`: the IdP's answer. Redeems the upstream `state` once, checks the
 /// browser binding and RFC 9207 `iss`, exchanges the code, verifies the tokens, and sends
 /// Warden's own code to the client.
-pub async fn callback(
+pub(super) async fn callback(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = match params::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e),
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid request", &e.to_string()),
     };
     let Some(state) = params.get("state") else { return expired() };
     let login: UpstreamLogin = match proxy.vault.take(LOGIN, state).await {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::AppState;
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`
-pub async fn protected_resource(State(state): State<AppState>) -> Json<Value> {
+pub(super) async fn protected_resource(State(state): State<AppState>) -> Json<Value> {
     let auth = &state.auth;
     let snapshot = state.mcp.registry.snapshot();
     let scopes: BTreeSet<String> = auth
@@ -29,6 +29,6 @@ pub async fn protected_resource(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /.well-known/jwks.json` (local mode): the public key tokens are verified with.
-pub async fn local_jwks(State(state): State<AppState>) -> Result<Json<Value>, StatusCode> {
+pub(super) async fn local_jwks(State(state): State<AppState>) -> Result<Json<Value>, StatusCode> {
     state.auth.local_issuer().map(|l| Json(l.jwks())).ok_or(StatusCode::NOT_FOUND)
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::identity::{Identity, IdentityData};
+use crate::shared::{Identity, IdentityData, is_safe_username};
 
 /// How claims map to identity fields (from `[auth]`).
 #[derive(Debug, Clone)]
@@ -12,9 +12,6 @@ pub struct ClaimRules {
     /// Claim order for the user name.
     pub username_claims: Vec<String>,
 }
-
-/// Longest database-safe user name (PostgreSQL's identifier limit).
-pub const MAX_USERNAME: usize = 63;
 
 /// Builds the identity from verified `claims`; `None` if there is no usable `sub`.
 pub fn identity_from_claims(claims: Map<String, Value>, rules: &ClaimRules) -> Option<Identity> {
@@ -60,14 +57,6 @@ fn resolve_username(claims: &Map<String, Value>, order: &[String]) -> Option<Str
         other => Some(claims.get(other)?.as_str()?.to_owned()),
     })?;
     is_safe_username(&candidate).then_some(candidate)
-}
-
-/// A user name safe to hand to a database as an identifier: 1-63 bytes of ASCII letters,
-/// digits, `_`, `.` or `-`, starting with a letter or `_`.
-pub fn is_safe_username(name: &str) -> bool {
-    (1..=MAX_USERNAME).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 #[cfg(test)]

@@ -21,18 +21,18 @@
 //! [`errors`] (what the browser and client see).
 
 mod authorize;
-pub mod clients;
+pub(crate) mod client_id_document;
+pub(crate) mod clients;
 mod errors;
-mod metadata;
-pub mod metadata_document;
 mod page;
 mod params;
-pub mod pkce;
-pub mod redirect;
+pub(crate) mod pkce;
+mod server_metadata;
+
 mod register;
 mod token;
-pub mod upstream;
-pub mod vault;
+pub(crate) mod upstream;
+pub(crate) mod vault;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,12 +45,13 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::auth::local::LocalIssuer;
-use crate::config::{Config, OidcConfig, StoreBackend, resolve_reference};
+use crate::config::{Config, OidcConfig, StoreBackend};
+use crate::resource_server::local::LocalIssuer;
+use crate::shared::redirect_uri::RedirectPolicy;
+use crate::shared::resolve_reference;
 use crate::store::{EmbeddedStore, RedisStore, Sealer, Store};
 use crate::telemetry::Telemetry;
 use clients::{Client, Registrar};
-use redirect::RedirectPolicy;
 use upstream::Upstream;
 use vault::Vault;
 
@@ -65,14 +66,17 @@ pub enum ProxySetupError {
     Seal(#[from] crate::store::SealError),
     /// The signing key could not be loaded.
     #[error(transparent)]
-    Signing(#[from] crate::auth::local::LocalKeyError),
+    Signing(#[from] crate::resource_server::local::LocalKeyError),
     /// A setting is unusable.
     #[error("{0}")]
     Config(String),
+    /// A secret reference does not resolve.
+    #[error(transparent)]
+    Reference(#[from] crate::shared::ReferenceError),
 }
 
 /// Opens the state store `config` asks for.
-pub async fn open_store(config: &Config) -> Result<Store, ProxySetupError> {
+pub(crate) async fn open_store(config: &Config) -> Result<Store, ProxySetupError> {
     match config.store.backend {
         StoreBackend::Embedded => {
             let path = config.store_path();
@@ -88,14 +92,14 @@ pub async fn open_store(config: &Config) -> Result<Store, ProxySetupError> {
                 .redis_url
                 .as_ref()
                 .ok_or_else(|| ProxySetupError::Config("store.redis_url is required".into()))?;
-            let url = resolve_reference("store.redis_url", url.expose()).map_err(ProxySetupError::Config)?;
+            let url = resolve_reference("store.redis_url", url.expose())?;
             Ok(Store::Redis(RedisStore::connect(&url, &config.store.key_prefix).await?))
         }
     }
 }
 
 /// What [`rotate_keys`] made.
-pub struct RotatedKeys {
+pub(crate) struct RotatedKeys {
     /// The new signing key's id (`kid`).
     pub signing_kid: String,
     /// The new sealing key's id.
@@ -106,7 +110,7 @@ pub struct RotatedKeys {
 /// so tokens it signed stay valid until they expire) and a new one is made; a new sealing key
 /// becomes current (older ones still open what they sealed). Running servers pick the keys up
 /// at their next start.
-pub fn rotate_keys(keys_dir: &std::path::Path) -> Result<RotatedKeys, ProxySetupError> {
+pub(crate) fn rotate_keys(keys_dir: &std::path::Path) -> Result<RotatedKeys, ProxySetupError> {
     let current = keys_dir.join("local-es256.p8");
     if current.exists() {
         let retired = keys_dir.join("retired");
@@ -126,7 +130,7 @@ pub fn rotate_keys(keys_dir: &std::path::Path) -> Result<RotatedKeys, ProxySetup
 }
 
 /// The OIDC proxy: everything its endpoints share.
-pub struct OidcProxy {
+pub(crate) struct OidcProxy {
     /// Warden's issuer identifier (its public base URL).
     pub issuer: String,
     /// The protected resource (`<public_url>/mcp`): the audience of Warden's tokens.
@@ -177,7 +181,7 @@ const NOT_COPIED: &[&str] = &[
 impl OidcProxy {
     /// Sets the proxy up for `config`, with `store`, the public URLs derived from `bound`, and
     /// `signer` (the key the resource server verifies Warden's tokens with).
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         bound: std::net::SocketAddr,
         store: Arc<Store>,
@@ -198,8 +202,7 @@ impl OidcProxy {
                 .client_secret
                 .as_ref()
                 .map(|s| resolve_reference("oidc.clients.client_secret", s.expose()))
-                .transpose()
-                .map_err(ProxySetupError::Config)?;
+                .transpose()?;
             let uris = c
                 .redirect_uris
                 .iter()
@@ -230,7 +233,7 @@ impl OidcProxy {
     }
 
     /// Starts background work: the IdP's keys and endpoints, and the embedded store's sweeping.
-    pub fn spawn_maintenance(self: &Arc<Self>, refresh: Duration) {
+    pub(crate) fn spawn_maintenance(self: &Arc<Self>, refresh: Duration) {
         tokio::spawn(self.upstream.keys().clone().maintain(refresh));
         let proxy = self.clone();
         tokio::spawn(async move {
@@ -254,13 +257,13 @@ impl OidcProxy {
         if let Some(c) = self.preregistered.get(client_id) {
             return Ok(c.clone());
         }
-        if metadata_document::is_document_id(client_id) {
+        if client_id_document::is_document_id(client_id) {
             if !self.settings.client_id_metadata_documents {
                 return Err(ClientLookup::Unknown);
             }
-            return metadata_document::resolve(&self.vault, &self.policy, client_id).await.map_err(
+            return client_id_document::resolve(&self.vault, &self.policy, client_id).await.map_err(
                 |e| match e {
-                    metadata_document::DocumentError::Vault(v) => ClientLookup::Store(v.to_string()),
+                    client_id_document::DocumentError::Vault(v) => ClientLookup::Store(v.to_string()),
                     other => ClientLookup::Document(other.to_string()),
                 },
             );
@@ -304,7 +307,7 @@ impl OidcProxy {
         upstream: &Map<String, Value>,
         client_id: &str,
         scope: &[String],
-    ) -> Result<String, crate::auth::local::LocalKeyError> {
+    ) -> Result<String, crate::resource_server::local::LocalKeyError> {
         let now = jsonwebtoken::get_current_timestamp();
         let mut claims: Map<String, Value> = upstream
             .iter()
@@ -319,8 +322,8 @@ impl OidcProxy {
                 .collect(),
             _ => Vec::new(),
         };
-        let jti =
-            vault::random_token(16).map_err(|e| crate::auth::local::LocalKeyError::Sign(e.to_string()))?;
+        let jti = vault::random_token(16)
+            .map_err(|e| crate::resource_server::local::LocalKeyError::Sign(e.to_string()))?;
         let registered = [
             ("iss", Value::from(self.issuer.clone())),
             ("aud", Value::from(self.resource.clone())),
@@ -351,7 +354,7 @@ enum ClientLookup {
 }
 
 /// The authorization server's routes, mounted next to `/mcp` under the public URL.
-pub fn routes<S: Clone + Send + Sync + 'static>(proxy: Arc<OidcProxy>) -> Router<S> {
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(proxy: Arc<OidcProxy>) -> Router<S> {
     // Endpoints a browser-based MCP client calls with fetch: any origin (they need no cookies
     // and return nothing a cross-origin page could misuse without the client's own secrets).
     let api_cors = CorsLayer::new()
@@ -359,8 +362,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>(proxy: Arc<OidcProxy>) -> Router
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(Any);
     let api = Router::new()
-        .route("/.well-known/oauth-authorization-server", get(metadata::authorization_server))
-        .route("/.well-known/openid-configuration", get(metadata::authorization_server))
+        .route("/.well-known/oauth-authorization-server", get(server_metadata::authorization_server))
+        .route("/.well-known/openid-configuration", get(server_metadata::authorization_server))
         .route("/token", post(token::token))
         .route("/revoke", post(token::revoke));
     let api = if proxy.settings.dynamic_registration {

@@ -15,14 +15,15 @@ use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::auth::claims::ClaimRules;
-use crate::auth::jwks::{KeySet, KeySource};
-use crate::auth::jwt::JwtVerifier;
-use crate::config::{Config, resolve_reference};
+use crate::config::Config;
+use crate::resource_server::claims::ClaimRules;
+use crate::resource_server::jwks::{KeySet, KeySource};
+use crate::resource_server::jwt::JwtVerifier;
+use crate::shared::resolve_reference;
 
 /// Why the IdP did not give what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// Network failure, timeout, 5xx, or `temporarily_unavailable`: worth retrying.
     #[error("the identity provider is unavailable: {0}")]
     Unavailable(String),
@@ -41,7 +42,7 @@ pub enum UpstreamError {
 
 /// The IdP's endpoints, from its discovery document.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// Its issuer identifier.
     pub issuer: String,
     /// Where users log in.
@@ -54,7 +55,7 @@ pub struct Endpoints {
 
 /// Upstream tokens, kept sealed in the store, never sent to MCP clients.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UpstreamTokens {
+pub(crate) struct UpstreamTokens {
     /// The IdP's access token.
     pub access_token: String,
     /// Its refresh token (with `offline_access`).
@@ -72,7 +73,7 @@ struct TokenResponse {
 }
 
 /// What a successful exchange yields: the tokens and the user's verified claims.
-pub struct Login {
+pub(crate) struct Login {
     /// Tokens to keep.
     pub tokens: UpstreamTokens,
     /// Verified claims (access token, completed by the ID token's profile claims).
@@ -80,7 +81,7 @@ pub struct Login {
 }
 
 /// The IdP as Warden's proxy sees it.
-pub struct Upstream {
+pub(crate) struct Upstream {
     http: reqwest::Client,
     discovery_url: String,
     expected_issuer: Option<String>,
@@ -108,7 +109,7 @@ fn now() -> u64 {
 
 impl Upstream {
     /// The upstream client for `config` (oidc-proxy mode), calling back to `callback_url`.
-    pub fn new(config: &Config, callback_url: String) -> Result<Upstream, UpstreamError> {
+    pub(crate) fn new(config: &Config, callback_url: String) -> Result<Upstream, UpstreamError> {
         let o = &config.oidc;
         let missing = |f: &str| UpstreamError::Invalid(format!("oidc.{f} is not set"));
         let discovery_url = o.discovery_url().ok_or_else(|| missing("issuer"))?;
@@ -118,7 +119,7 @@ impl Upstream {
             .as_ref()
             .map(|s| resolve_reference("oidc.client_secret", s.expose()))
             .transpose()
-            .map_err(UpstreamError::Invalid)?
+            .map_err(|e| UpstreamError::Invalid(e.to_string()))?
             .ok_or_else(|| missing("client_secret"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(o.upstream_timeout_ms))
@@ -167,17 +168,17 @@ impl Upstream {
     }
 
     /// The IdP's signing keys (kept fresh in the background by the caller).
-    pub fn keys(&self) -> &Arc<KeySet> {
+    pub(crate) fn keys(&self) -> &Arc<KeySet> {
         &self.keys
     }
 
     /// The IdP's issuer as configured (for RFC 9207 `iss` checks at the callback).
-    pub fn issuer(&self) -> Option<&str> {
+    pub(crate) fn issuer(&self) -> Option<&str> {
         self.expected_issuer.as_deref()
     }
 
     /// The IdP's endpoints, fetched once from discovery (and again after a failure).
-    pub async fn endpoints(&self) -> Result<Arc<Endpoints>, UpstreamError> {
+    pub(crate) async fn endpoints(&self) -> Result<Arc<Endpoints>, UpstreamError> {
         if let Some(e) = self.endpoints.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
             return Ok(e);
         }
@@ -210,7 +211,7 @@ impl Upstream {
     }
 
     /// The URL that sends the browser to the IdP's login.
-    pub async fn authorization_url(
+    pub(crate) async fn authorization_url(
         &self,
         state: &str,
         nonce: &str,
@@ -280,7 +281,12 @@ impl Upstream {
     }
 
     /// Exchanges the callback's `code` (with Warden's PKCE `verifier`), and verifies the result.
-    pub async fn exchange(&self, code: &str, verifier: &str, nonce: &str) -> Result<Login, UpstreamError> {
+    pub(crate) async fn exchange(
+        &self,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<Login, UpstreamError> {
         let response = self
             .token_request(&[
                 ("grant_type", "authorization_code"),
@@ -294,7 +300,7 @@ impl Upstream {
 
     /// Refreshes upstream with `refresh_token`; re-verifies the user's claims (so permission
     /// changes at the IdP take effect). `previous` keeps profile claims the refresh lacks.
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         refresh_token: &str,
         previous: &Map<String, Value>,
@@ -310,7 +316,7 @@ impl Upstream {
     }
 
     /// Best effort: revokes an upstream refresh token (logging out at the IdP side).
-    pub async fn revoke(&self, refresh_token: &str) {
+    pub(crate) async fn revoke(&self, refresh_token: &str) {
         let Ok(endpoints) = self.endpoints().await else { return };
         let Some(endpoint) = &endpoints.revocation_endpoint else { return };
         let form = [("token", refresh_token), ("token_type_hint", "refresh_token")];

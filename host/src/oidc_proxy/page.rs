@@ -13,7 +13,7 @@ button{font:inherit;padding:.5rem 1.2rem;border-radius:8px;border:1px solid #007
 .approve{background:#0071e3;color:#fff}.deny{background:#fff;color:#0071e3}";
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -30,7 +30,7 @@ pub fn escape(text: &str) -> String {
 
 /// A complete page. `form_targets` are the origins a form on it may submit (and redirect) to,
 /// besides this server: browsers apply CSP `form-action` to the redirects after a POST too.
-pub fn html(status: StatusCode, title: &str, body: &str, form_targets: &[String]) -> Response {
+pub(super) fn html(status: StatusCode, title: &str, body: &str, form_targets: &[String]) -> Response {
     let document = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head>\

@@ -32,9 +32,9 @@ use super::{ClientLookup, OidcProxy, params, pkce};
 use crate::telemetry::AuditEvent;
 
 /// Store namespace of token families.
-pub const FAMILY: &str = "family";
+pub(super) const FAMILY: &str = "family";
 /// Store namespace of authorization codes (keyed by their hash).
-pub const CODE: &str = "code";
+pub(super) const CODE: &str = "code";
 const USED_CODE: &str = "code-used";
 const REFRESH: &str = "refresh";
 const USED_REFRESH: &str = "refresh-used";
@@ -42,7 +42,7 @@ const GRACE: &str = "refresh-grace";
 
 /// What an authorization code stands for.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct CodeGrant {
+pub(super) struct CodeGrant {
     /// The client it was issued to.
     pub client_id: String,
     /// The redirect URI of the request (must be repeated at the token endpoint).
@@ -55,7 +55,7 @@ pub struct CodeGrant {
 
 /// One login's tokens: the user's upstream claims and upstream tokens, and what was granted.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Family {
+pub(super) struct Family {
     /// The client the family belongs to.
     pub client_id: String,
     /// Granted API scopes.
@@ -92,7 +92,7 @@ struct TokenResponse {
 
 /// The form of a token or revocation request (unknown fields ignored).
 #[derive(Debug, Default, Deserialize)]
-pub struct TokenForm {
+pub(super) struct TokenForm {
     grant_type: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
@@ -118,7 +118,7 @@ fn ok_json(body: &TokenResponse) -> Response {
 /// Parses an `application/x-www-form-urlencoded` body (see [`params::parse`]).
 fn parse_form(body: &[u8]) -> Result<TokenForm, OAuthError> {
     let pairs: Map<String, Value> = params::parse(body)
-        .map_err(OAuthError::invalid_request)?
+        .map_err(|e| OAuthError::invalid_request(e.to_string()))?
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
@@ -421,7 +421,7 @@ impl OidcProxy {
 }
 
 /// `POST /token`.
-pub async fn token(
+pub(super) async fn token(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -459,7 +459,7 @@ pub async fn token(
 /// `POST /revoke` (RFC 7009): revoking a refresh token revokes its whole family (and the
 /// upstream refresh token). Access tokens are short-lived JWTs and expire on their own. The
 /// answer is 200 whether or not the token was known.
-pub async fn revoke(
+pub(super) async fn revoke(
     State(proxy): State<Arc<OidcProxy>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -481,7 +481,7 @@ pub async fn revoke(
     .await;
     match result {
         Ok(()) => {
-            let mut r = axum::http::StatusCode::OK.into_response();
+            let mut r = http::StatusCode::OK.into_response();
             no_store(r.headers_mut());
             r
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::OidcProxy;
 
 /// `GET /.well-known/oauth-authorization-server` (and `openid-configuration`).
-pub async fn authorization_server(State(proxy): State<Arc<OidcProxy>>) -> Json<Value> {
+pub(super) async fn authorization_server(State(proxy): State<Arc<OidcProxy>>) -> Json<Value> {
     let base = &proxy.issuer;
     let mut metadata = json!({
         "issuer": base,

@@ -33,18 +33,18 @@ pub enum VaultError {
 }
 
 /// Sealed, typed access to the state store.
-pub struct Vault {
+pub(crate) struct Vault {
     store: Arc<Store>,
     sealer: Sealer,
 }
 
 /// The store key of a secret value (a code or token): its SHA-256, hex.
-pub fn digest_key(secret: &str) -> String {
+pub(crate) fn digest_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A random, URL-safe token of `bytes` random bytes.
-pub fn random_token(bytes: usize) -> Result<String, VaultError> {
+pub(crate) fn random_token(bytes: usize) -> Result<String, VaultError> {
     let mut buf = vec![0u8; bytes];
     SystemRandom::new().fill(&mut buf).map_err(|_| VaultError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
@@ -52,17 +52,17 @@ pub fn random_token(bytes: usize) -> Result<String, VaultError> {
 
 impl Vault {
     /// Records in `store`, sealed by `sealer`.
-    pub fn new(store: Arc<Store>, sealer: Sealer) -> Vault {
+    pub(crate) fn new(store: Arc<Store>, sealer: Sealer) -> Vault {
         Vault { store, sealer }
     }
 
     /// The underlying store (for unsealed records such as client registrations).
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
     /// The sealer (also used for browser cookies).
-    pub fn sealer(&self) -> &Sealer {
+    pub(crate) fn sealer(&self) -> &Sealer {
         &self.sealer
     }
 
@@ -77,7 +77,7 @@ impl Vault {
     }
 
     /// Stores `value` under `ns`/`key` for `ttl`.
-    pub async fn put<T: Serialize>(
+    pub(crate) async fn put<T: Serialize>(
         &self,
         ns: &str,
         key: &str,
@@ -89,7 +89,11 @@ impl Vault {
     }
 
     /// The value under `ns`/`key`, if present and unexpired.
-    pub async fn get<T: DeserializeOwned>(&self, ns: &str, key: &str) -> Result<Option<T>, VaultError> {
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Result<Option<T>, VaultError> {
         match self.store.get(ns, key).await? {
             Some(sealed) => Ok(Some(self.open(ns, key, &sealed)?)),
             None => Ok(None),
@@ -97,7 +101,11 @@ impl Vault {
     }
 
     /// Reads and deletes `ns`/`key` atomically: of concurrent callers on any replica, one wins.
-    pub async fn take<T: DeserializeOwned>(&self, ns: &str, key: &str) -> Result<Option<T>, VaultError> {
+    pub(crate) async fn take<T: DeserializeOwned>(
+        &self,
+        ns: &str,
+        key: &str,
+    ) -> Result<Option<T>, VaultError> {
         match self.store.take(ns, key).await? {
             Some(sealed) => Ok(Some(self.open(ns, key, &sealed)?)),
             None => Ok(None),
@@ -105,7 +113,7 @@ impl Vault {
     }
 
     /// Deletes `ns`/`key`.
-    pub async fn delete(&self, ns: &str, key: &str) -> Result<bool, VaultError> {
+    pub(crate) async fn delete(&self, ns: &str, key: &str) -> Result<bool, VaultError> {
         Ok(self.store.delete(ns, key).await?)
     }
 }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 /// Why a PKCE value is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PkceError {
+pub(crate) enum PkceError {
     /// Only `S256` is supported (`plain` is refused, as OAuth 2.1 requires of new servers).
     #[error("code_challenge_method must be S256")]
     Method,
@@ -25,7 +25,7 @@ pub enum PkceError {
 }
 
 /// Checks the `code_challenge` and `code_challenge_method` of an authorization request.
-pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), PkceError> {
+pub(crate) fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), PkceError> {
     if method != Some("S256") {
         return Err(PkceError::Method);
     }
@@ -34,12 +34,12 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), Pkce
 }
 
 /// The S256 challenge of `verifier`.
-pub fn challenge_of(verifier: &str) -> String {
+pub(crate) fn challenge_of(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Checks a token request's `code_verifier` against the stored `challenge`, in constant time.
-pub fn verify(verifier: &str, challenge: &str) -> Result<(), PkceError> {
+pub(crate) fn verify(verifier: &str, challenge: &str) -> Result<(), PkceError> {
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
     if !well_formed {
@@ -51,7 +51,7 @@ pub fn verify(verifier: &str, challenge: &str) -> Result<(), PkceError> {
 
 /// A fresh verifier (43 characters from 32 random bytes) and its S256 challenge, for the upstream
 /// leg.
-pub fn new_pair() -> Result<(String, String), PkceError> {
+pub(crate) fn new_pair() -> Result<(String, String), PkceError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes).map_err(|_| PkceError::Verifier)?;
     let verifier = URL_SAFE_NO_PAD.encode(bytes);

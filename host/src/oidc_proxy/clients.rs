@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::redirect::{RedirectError, RedirectPolicy, matches_registered};
 use super::vault::digest_key;
+use crate::shared::redirect_uri::{RedirectError, RedirectPolicy, matches_registered};
 use crate::store::{Store, StoreError};
 
 /// The store namespace of registrations.
@@ -24,7 +24,7 @@ const MAX_CLIENT_NAME: usize = 100;
 /// A registration request: the RFC 7591 metadata Warden uses (other fields are ignored, as the
 /// RFC allows).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct RegistrationRequest {
+pub(crate) struct RegistrationRequest {
     /// Where authorization responses may go. Required.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
@@ -42,7 +42,7 @@ pub struct RegistrationRequest {
 
 /// A registered client, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Client {
+pub(crate) struct Client {
     /// The issued client id.
     pub client_id: String,
     /// Its display name, if it gave one.
@@ -63,7 +63,7 @@ pub struct Client {
 
 /// Why a registration is refused: RFC 7591 §3.2.2 error codes with a description.
 #[derive(Debug, thiserror::Error)]
-pub enum RegistrationError {
+pub(crate) enum RegistrationError {
     /// `invalid_redirect_uri`.
     #[error("{0}")]
     RedirectUri(#[from] RedirectError),
@@ -80,7 +80,7 @@ pub enum RegistrationError {
 
 impl RegistrationError {
     /// The RFC 7591 `error` code.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             RegistrationError::RedirectUri(_) | RegistrationError::RedirectUris(_) => "invalid_redirect_uri",
             RegistrationError::Metadata(_) => "invalid_client_metadata",
@@ -97,7 +97,7 @@ fn random_token(bytes: usize) -> Result<String, RegistrationError> {
 impl Client {
     /// True if `presented` matches one of the registered redirect URIs (see
     /// [`matches_registered`]).
-    pub fn allows_redirect(&self, presented: &str) -> bool {
+    pub(crate) fn allows_redirect(&self, presented: &str) -> bool {
         self.redirect_uris
             .iter()
             .filter_map(|r| url::Url::parse(r).ok())
@@ -105,7 +105,7 @@ impl Client {
     }
 
     /// True if `secret` is this confidential client's secret (constant-time comparison).
-    pub fn verify_secret(&self, secret: &str) -> bool {
+    pub(crate) fn verify_secret(&self, secret: &str) -> bool {
         self.secret_sha256.as_deref().is_some_and(|expected| {
             aws_lc_rs::constant_time::verify_slices_are_equal(
                 expected.as_bytes(),
@@ -116,14 +116,14 @@ impl Client {
     }
 
     /// True for a public client (no secret; PKCE is its only proof).
-    pub fn is_public(&self) -> bool {
+    pub(crate) fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == "none"
     }
 
     /// A client that did not register here: pre-registered in the configuration, or described by
     /// a Client ID Metadata Document. `redirect_uris` must already have passed the
     /// [`RedirectPolicy`]. With a `secret` it is confidential.
-    pub fn known(
+    pub(crate) fn known(
         client_id: String,
         client_name: Option<String>,
         redirect_uris: Vec<String>,
@@ -142,26 +142,26 @@ impl Client {
     }
 
     /// True if refresh tokens may be issued to this client.
-    pub fn may_refresh(&self) -> bool {
+    pub(crate) fn may_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
 }
 
 /// Registers clients and looks them up.
-pub struct Registrar {
+pub(crate) struct Registrar {
     store: Arc<Store>,
     policy: RedirectPolicy,
 }
 
 impl Registrar {
     /// A registrar keeping registrations in `store`, under `policy`'s redirect rules.
-    pub fn new(store: Arc<Store>, policy: RedirectPolicy) -> Registrar {
+    pub(crate) fn new(store: Arc<Store>, policy: RedirectPolicy) -> Registrar {
         Registrar { store, policy }
     }
 
     /// Validates `request` and registers the client. Returns it and, for a confidential client,
     /// the secret (shown once; only its digest is kept).
-    pub async fn register(
+    pub(crate) async fn register(
         &self,
         request: RegistrationRequest,
     ) -> Result<(Client, Option<String>), RegistrationError> {
@@ -226,7 +226,7 @@ impl Registrar {
     }
 
     /// The registered client `client_id`, if any.
-    pub async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+    pub(crate) async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         if client_id.is_empty() || client_id.len() > 128 {
             return Ok(None);
         }

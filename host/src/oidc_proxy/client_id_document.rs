@@ -18,19 +18,19 @@ use serde::Deserialize;
 use url::{Host, Url};
 
 use super::clients::Client;
-use super::redirect::RedirectPolicy;
 use super::vault::{Vault, VaultError, digest_key};
+use crate::shared::redirect_uri::RedirectPolicy;
 
 /// The largest document read.
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 16 * 1024;
 /// How long an accepted document is reused.
-pub const CACHE_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(3600);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const NAMESPACE: &str = "cimd";
 
 /// Why a metadata document was refused. The text is shown on the error page.
 #[derive(Debug, thiserror::Error)]
-pub enum DocumentError {
+pub(crate) enum DocumentError {
     /// The client id is not an acceptable https URL.
     #[error("the client id {0:?} is not an acceptable https URL: {1}")]
     Url(String, &'static str),
@@ -63,7 +63,7 @@ struct Document {
 }
 
 /// True if `ip` is an ordinary public unicast address.
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => {
@@ -101,7 +101,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// True if `client_id` is in the form of a metadata-document client id (an https URL).
-pub fn is_document_id(client_id: &str) -> bool {
+pub(crate) fn is_document_id(client_id: &str) -> bool {
     client_id.starts_with("https://")
 }
 
@@ -151,7 +151,7 @@ async fn public_address(url: &Url) -> Result<SocketAddr, DocumentError> {
 }
 
 /// Finds the client `client_id` (an https URL): from the cache, or by fetching its document.
-pub async fn resolve(
+pub(crate) async fn resolve(
     vault: &Vault,
     policy: &RedirectPolicy,
     client_id: &str,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::identity::Identity;
+use crate::shared::Identity;
 
 /// Verified tokens by SHA-256 of the token text.
 pub struct TokenCache {

@@ -12,7 +12,7 @@ use super::vault::VaultError;
 
 /// An RFC 6749 error response from a JSON endpoint.
 #[derive(Debug)]
-pub struct OAuthError {
+pub(super) struct OAuthError {
     /// HTTP status (400, or 401 for `invalid_client`, 503 when the IdP or store is down).
     pub status: StatusCode,
     /// The `error` code.
@@ -23,7 +23,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     /// 400 `invalid_request`.
-    pub fn invalid_request(description: impl Into<String>) -> OAuthError {
+    pub(super) fn invalid_request(description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: StatusCode::BAD_REQUEST,
             error: "invalid_request",
@@ -33,7 +33,7 @@ impl OAuthError {
 
     /// 400 `invalid_grant`: a code or refresh token that is unknown, used, expired or not this
     /// client's, or a PKCE verifier that does not match.
-    pub fn invalid_grant(description: impl Into<String>) -> OAuthError {
+    pub(super) fn invalid_grant(description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: StatusCode::BAD_REQUEST,
             error: "invalid_grant",
@@ -42,7 +42,7 @@ impl OAuthError {
     }
 
     /// 401 `invalid_client`.
-    pub fn invalid_client(description: impl Into<String>) -> OAuthError {
+    pub(super) fn invalid_client(description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: StatusCode::UNAUTHORIZED,
             error: "invalid_client",
@@ -51,7 +51,7 @@ impl OAuthError {
     }
 
     /// 503 `temporarily_unavailable` (the IdP or the state store cannot be reached).
-    pub fn unavailable(description: impl Into<String>) -> OAuthError {
+    pub(super) fn unavailable(description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             error: "temporarily_unavailable",
@@ -60,7 +60,7 @@ impl OAuthError {
     }
 
     /// Any other code with status 400.
-    pub fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
+    pub(super) fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError { status: StatusCode::BAD_REQUEST, error, description: description.into() }
     }
 }
@@ -73,7 +73,7 @@ impl From<VaultError> for OAuthError {
 }
 
 /// Headers every authorization-server response carries: nothing cached (RFC 6749 §5.1).
-pub fn no_store(headers: &mut HeaderMap) {
+pub(super) fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
@@ -97,7 +97,7 @@ impl IntoResponse for OAuthError {
 
 /// An HTML error page for the browser: used whenever the client or redirect URI cannot be
 /// trusted (never redirect there) and for broken or expired logins.
-pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     let body = format!(
         "<h1>{}</h1><p>{}</p><p class=\"muted\">You can close this window and start the sign-in again from your MCP client.</p>",
         page::escape(title),

@@ -5,13 +5,18 @@
 
 use std::collections::HashMap;
 
+/// A parameter sent twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the parameter {0:?} is repeated")]
+pub(super) struct RepeatedParameter(String);
+
 /// The parameters of `encoded`, or why they are refused.
-pub fn parse(encoded: &[u8]) -> Result<HashMap<String, String>, String> {
+pub(super) fn parse(encoded: &[u8]) -> Result<HashMap<String, String>, RepeatedParameter> {
     let mut map = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for (k, v) in url::form_urlencoded::parse(encoded) {
         if !seen.insert(k.to_string()) {
-            return Err(format!("the parameter {k:?} is repeated"));
+            return Err(RepeatedParameter(k.into_owned()));
         }
         if !v.is_empty() {
             map.insert(k.into_owned(), v.into_owned());

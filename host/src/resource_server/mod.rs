@@ -7,7 +7,7 @@
 
 mod challenge;
 pub mod claims;
-mod identity;
+
 pub mod introspection;
 pub mod jwks;
 pub mod jwt;
@@ -25,21 +25,17 @@ use axum::response::Response;
 use jsonwebtoken::Algorithm;
 
 pub use challenge::{forbidden_insufficient_scope, unauthorized};
-pub use identity::{Identity, IdentityData};
 
 use crate::telemetry::{AuditEvent, Telemetry};
 pub use token_cache::TokenCache;
 
 use crate::config::{AuthMode, Config};
+use crate::shared::Identity;
 use claims::ClaimRules;
 use introspection::{IntrospectionFailure, Introspector};
 use jwks::{KeySet, KeySource};
 use jwt::{JwtVerifier, Rejection};
 use local::LocalIssuer;
-
-/// Signing algorithms a configuration may allow: asymmetric only.
-pub const ACCEPTABLE_ALGORITHMS: &[&str] =
-    &["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
 
 /// Why authentication could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +49,9 @@ pub enum AuthSetupError {
     /// A setting is unusable.
     #[error("{0}")]
     Config(String),
+    /// A secret reference does not resolve.
+    #[error(transparent)]
+    Reference(#[from] crate::shared::ReferenceError),
 }
 
 /// Why a request was not authenticated.
@@ -165,20 +164,19 @@ impl Authenticator {
                         &a.introspection_client_secret
                             .as_ref()
                             .map(|s| {
-                                crate::config::resolve_reference(
+                                crate::shared::resolve_reference(
                                     "auth.introspection_client_secret",
                                     s.expose(),
                                 )
                             })
-                            .transpose()
-                            .map_err(AuthSetupError::Config)?,
+                            .transpose()?,
                         "introspection_client_secret",
                     )?,
                     issuer.clone(),
                     config.audience(bound),
                     rules,
                 )
-                .map_err(AuthSetupError::Config)?;
+                .map_err(|e| AuthSetupError::Config(format!("cannot build the HTTP client: {e}")))?;
                 (Verifier::Introspection(introspector), None)
             }
         };

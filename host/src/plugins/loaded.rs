@@ -12,10 +12,11 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 use super::bindings::warden::plugin::types as wit;
 use super::bindings::{PluginPre, TOOLS_INTERFACE};
 use super::host_state::StoreState;
-use super::manifest::{DatabaseAccess, Manifest, ToolGrant, is_valid_tool_name};
+use super::manifest::{Manifest, ToolGrant, is_valid_tool_name};
 use super::runtime::Runtime;
-use crate::auth::Identity;
 use crate::db::Grant;
+use crate::shared::DatabaseAccess;
+use crate::shared::Identity;
 
 /// Extra wall time allowed past the epoch deadline before the call future itself is dropped
 /// (covers a guest parked in a host call, which an epoch cannot interrupt).
@@ -65,12 +66,12 @@ pub struct ServedTool {
 
 impl ServedTool {
     /// Checks `arguments` against the input schema; the error names the offending field.
-    pub fn check_arguments(&self, arguments: &Value) -> Result<(), String> {
+    pub fn check_arguments(&self, arguments: &Value) -> Result<(), SchemaViolation> {
         first_error(&self.input_validator, arguments)
     }
 
     /// Checks a structured result against the output schema, if there is one.
-    pub fn check_output(&self, output: &Value) -> Result<(), String> {
+    pub fn check_output(&self, output: &Value) -> Result<(), SchemaViolation> {
         match &self.output_validator {
             Some(v) => first_error(v, output),
             None => Ok(()),
@@ -78,13 +79,37 @@ impl ServedTool {
     }
 }
 
-fn first_error(validator: &jsonschema::Validator, value: &Value) -> Result<(), String> {
+/// A value that breaks a tool's schema, naming where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {reason}")]
+pub struct SchemaViolation {
+    /// `field /path/to/it`, or `the arguments` for the value as a whole.
+    pub at: String,
+    /// What the schema says is wrong.
+    pub reason: String,
+}
+
+/// Why a schema a component describes is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// The text is JSON, but not an object.
+    #[error("is not a JSON object")]
+    NotAnObject,
+    /// The text is not JSON.
+    #[error("is not valid JSON: {0}")]
+    NotJson(String),
+    /// The object is not a JSON Schema the validator can compile.
+    #[error("is not a usable JSON Schema: {0}")]
+    Unusable(String),
+}
+
+fn first_error(validator: &jsonschema::Validator, value: &Value) -> Result<(), SchemaViolation> {
     match validator.iter_errors(value).next() {
         None => Ok(()),
         Some(e) => {
             let path = e.instance_path().to_string();
             let at = if path.is_empty() { "the arguments".to_owned() } else { format!("field {path}") };
-            Err(format!("{at}: {e}"))
+            Err(SchemaViolation { at, reason: e.to_string() })
         }
     }
 }
@@ -386,17 +411,17 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().chars().take(300).collect()
 }
 
-fn parse_schema(text: &str) -> Result<Map<String, Value>, String> {
+fn parse_schema(text: &str) -> Result<Map<String, Value>, SchemaError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err("is not a JSON object".into()),
-        Err(e) => Err(format!("is not valid JSON: {e}")),
+        Ok(_) => Err(SchemaError::NotAnObject),
+        Err(e) => Err(SchemaError::NotJson(e.to_string())),
     }
 }
 
-fn compile_schema(schema: &Map<String, Value>) -> Result<jsonschema::Validator, String> {
+fn compile_schema(schema: &Map<String, Value>) -> Result<jsonschema::Validator, SchemaError> {
     jsonschema::validator_for(&Value::Object(schema.clone()))
-        .map_err(|e| format!("is not a usable JSON Schema: {e}"))
+        .map_err(|e| SchemaError::Unusable(e.to_string()))
 }
 
 /// Refuses components that are not Warden plugins or were built against another contract version.

@@ -9,8 +9,8 @@ use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 
 use super::claims::{ClaimRules, identity_from_claims};
-use super::identity::Identity;
 use super::jwks::KeySet;
+use crate::shared::Identity;
 
 /// Why a token was rejected. The text goes to logs and to `error_description`; it never
 /// contains the token.

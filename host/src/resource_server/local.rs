@@ -72,7 +72,7 @@ impl LocalIssuer {
                 let doc =
                     EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                         .map_err(|_| LocalKeyError::Sign("key generation failed".into()))?;
-                match crate::private_files::write_new(&path, doc.as_ref()) {
+                match crate::shared::private_files::write_new(&path, doc.as_ref()) {
                     Ok(()) => {
                         tracing::info!(path = %path.display(), "generated the signing key");
                         doc.as_ref().to_vec()
@@ -132,15 +132,15 @@ impl LocalIssuer {
         subject: &str,
         scope: &str,
         ttl_s: u64,
-        extra: serde_json::Map<String, serde_json::Value>,
+        extra: serde_json::Map<String, Value>,
     ) -> Result<String, LocalKeyError> {
         let now = jsonwebtoken::get_current_timestamp();
-        let mut claims = serde_json::Value::Object(extra);
+        let mut claims = Value::Object(extra);
         let registered = json!({
             "iss": issuer, "aud": audience, "sub": subject, "scope": scope,
             "iat": now, "nbf": now, "exp": now + ttl_s, "client_id": "warden-cli",
         });
-        if let (Some(all), serde_json::Value::Object(r)) = (claims.as_object_mut(), registered) {
+        if let (Some(all), Value::Object(r)) = (claims.as_object_mut(), registered) {
             all.extend(r);
         }
         self.sign(&claims)
@@ -148,7 +148,7 @@ impl LocalIssuer {
 
     /// Signs `claims` as an `at+jwt` access token with this key (ES256, `kid` set). The caller
     /// provides every claim.
-    pub fn sign(&self, claims: &serde_json::Value) -> Result<String, LocalKeyError> {
+    pub fn sign(&self, claims: &Value) -> Result<String, LocalKeyError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         header.typ = Some("at+jwt".into());

@@ -15,7 +15,7 @@ use super::errors::{OAuthError, no_store};
 use crate::telemetry::AuditEvent;
 
 /// `POST /register` with a JSON body.
-pub async fn register(State(proxy): State<Arc<OidcProxy>>, body: axum::body::Bytes) -> Response {
+pub(super) async fn register(State(proxy): State<Arc<OidcProxy>>, body: axum::body::Bytes) -> Response {
     if proxy.registrations.check().is_err() {
         tracing::warn!("client registrations are over oidc.registrations_per_minute");
         let mut response = OAuthError {
@@ -24,9 +24,7 @@ pub async fn register(State(proxy): State<Arc<OidcProxy>>, body: axum::body::Byt
             description: "too many registrations right now; try again in a minute".into(),
         }
         .into_response();
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("60"));
         return response;
     }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {

@@ -1,0 +1,123 @@
+//! Keeps the layering written in the crate docs true: every `crate::<room>` path in a room's
+//! files names a room on a lower layer.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The rooms by layer, bottom first; the same table as in the crate docs.
+const LAYERS: &[&[&str]] = &[
+    &["shared"],
+    &["config"],
+    &["telemetry"],
+    &["resource_server", "db", "store", "teams", "limits"],
+    &["plugins"],
+    &["mcp"],
+    &["oidc_proxy"],
+    &["http"],
+    &["app"],
+    &["cli"],
+];
+
+fn layer_of(room: &str) -> Option<usize> {
+    LAYERS.iter().position(|rooms| rooms.contains(&room))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Source text without `//` comments (doc links may name any room).
+fn code_of(text: &str) -> String {
+    text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+/// The top-level rooms a file's `crate::` paths name, including inside `use crate::{a, b::c}`.
+fn rooms_used(code: &str) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Names at depth 0 of the brace group.
+            let (mut depth, mut token) = (0usize, String::new());
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        used.insert(head(&token));
+                        token.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                if depth == 0 {
+                    token.push(c);
+                }
+            }
+            used.insert(head(&token));
+        } else {
+            used.insert(head(rest));
+        }
+    }
+    used.retain(|r| !r.is_empty() && r != "self");
+    used
+}
+
+fn head(path: &str) -> String {
+    path.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+}
+
+#[test]
+fn every_room_uses_only_rooms_on_lower_layers() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    let mut rooms_seen = BTreeSet::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let room = first.trim_end_matches(".rs").to_owned();
+        if matches!(room.as_str(), "lib" | "main" | "layering") {
+            continue;
+        }
+        let Some(own) = layer_of(&room) else {
+            violations.push(format!("{}: room `{room}` is missing from LAYERS", rel.display()));
+            continue;
+        };
+        rooms_seen.insert(room.clone());
+        for used in rooms_used(&code_of(&std::fs::read_to_string(file).unwrap())) {
+            if used == room {
+                continue;
+            }
+            match layer_of(&used) {
+                Some(layer) if layer < own => {}
+                Some(layer) => violations.push(format!(
+                    "{}: `{room}` (layer {own}) uses `crate::{used}` (layer {layer})",
+                    rel.display()
+                )),
+                None => violations.push(format!("{}: uses unknown room `crate::{used}`", rel.display())),
+            }
+        }
+    }
+    assert!(violations.is_empty(), "dependencies must point down the layers:\n{}", violations.join("\n"));
+    // The check read the real tree, not an empty one.
+    assert!(rooms_seen.len() >= 10, "only found rooms {rooms_seen:?}");
+}
+
+#[test]
+fn the_path_reader_finds_grouped_and_nested_uses() {
+    let code = "use crate::{config::Config, shared::{Identity, DatabaseAccess}};\nlet x = crate::db::open();";
+    let used: Vec<String> = rooms_used(code).into_iter().collect();
+    assert_eq!(used, ["config", "db", "shared"]);
+    assert!(rooms_used(&code_of("// crate::http is only named here")).is_empty());
+}
