@@ -74,7 +74,11 @@ run: install-plugins
 	$(CARGO) run -p warden -- serve
 
 ## The whole suite: unit tests, and end-to-end tests against the real binary and real plugins.
-test: test-deps plugins build
+## The binary is built in the same cargo invocation as the tests, so both resolve one feature set
+## (`cargo build -p warden` alone unifies fewer features, and nextest would then rebuild much of
+## the tree, wasmtime included, a second time).
+test: test-deps plugins
+	$(CARGO) build --workspace --bins --tests
 	$(CARGO) nextest run --workspace --profile ci
 
 ## Formatting and lints, as CI runs them.

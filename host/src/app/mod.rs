@@ -1,7 +1,8 @@
 //! Application assembly: build every part of Warden from a [`Config`], serve, shut down.
 //!
 //! The binary (`main.rs`) and the CLI ([`crate::cli`]) are thin layers over [`App`]; tests and
-//! benches can start Warden in-process with [`App::build`] and [`App::serve_until`].
+//! benches can start Warden in-process with [`App::build`], [`App::bind`] and
+//! [`Listening::serve_until`].
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -138,27 +139,48 @@ impl App {
         Ok(App { config, runtime, registry, directories, telemetry })
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains (see [`App::serve_until`]).
+    /// Serves until SIGINT or SIGTERM, then drains (see [`Listening::serve_until`]).
     pub async fn serve(self) -> Result<(), AppError> {
-        self.serve_until(shutdown_signal()).await
+        self.bind()?.serve_until(shutdown_signal()).await
     }
 
-    /// Binds the listeners, serves right away (probes answer, `/readyz` says 503 while the
-    /// plugins load) and keeps serving until `shutdown` completes; then `/readyz` turns 503, new
-    /// connections are refused, in-flight calls get `server.shutdown_grace_s` to finish, and
-    /// open MCP streams are closed.
+    /// Binds `server.bind` (and `server.admin_bind`); port 0 picks a free port, which
+    /// [`Listening::local_addr`] then tells.
+    pub fn bind(self) -> Result<Listening, AppError> {
+        let listener = bind(self.config.server.bind, "server.bind")?;
+        let bound = listener.local_addr().map_err(|source| AppError::Bind {
+            field: "server.bind",
+            addr: self.config.server.bind,
+            source,
+        })?;
+        let admin = self.config.server.admin_bind.map(|a| bind(a, "server.admin_bind")).transpose()?;
+        Ok(Listening { app: self, listener, admin, bound })
+    }
+}
+
+/// Warden with its listeners bound, not yet serving.
+pub struct Listening {
+    app: App,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    bound: SocketAddr,
+}
+
+impl Listening {
+    /// The address `server.bind` is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.bound
+    }
+
+    /// Serves right away (probes answer, `/readyz` says 503 while the plugins load) and keeps
+    /// serving until `shutdown` completes; then `/readyz` turns 503, new connections are refused,
+    /// in-flight calls get `server.shutdown_grace_s` to finish, and open MCP streams are closed.
     pub async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let App { config, runtime, registry, directories, telemetry } = self;
-        let listener = bind(config.server.bind, "server.bind")?;
-        let bound = listener.local_addr().map_err(|source| AppError::Bind {
-            field: "server.bind",
-            addr: config.server.bind,
-            source,
-        })?;
-        let admin_listener = config.server.admin_bind.map(|a| bind(a, "server.admin_bind")).transpose()?;
+        let Listening { app, listener, admin: admin_listener, bound } = self;
+        let App { config, runtime, registry, directories, telemetry } = app;
         let tls = config.server.tls.as_ref().map(crate::http::tls::load_and_watch).transpose()?;
         let public_url = config.public_url(bound);
 
@@ -320,5 +342,44 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Warden built, bound to a free port and served in-process: the probe answers, and a
+    /// requested shutdown drains, returns cleanly and closes the listener.
+    #[tokio::test]
+    async fn warden_serves_in_process_and_shuts_down_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[server]\nbind = \"127.0.0.1:0\"\ndata_dir = {:?}\nshutdown_grace_s = 1\n[auth]\nmode = \"none\"\n[plugins]\ndir = {:?}\n",
+            dir.path().join("data"),
+            dir.path().join("plugins"),
+        );
+        let config = Config::from_toml(&text, "test.toml", std::iter::empty()).unwrap();
+        let listening = App::build(config, false).unwrap().bind().unwrap();
+        let addr = listening.local_addr();
+        assert_ne!(addr.port(), 0, "port 0 resolved to a real port");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(listening.serve_until(async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::new();
+        let mut status = None;
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("http://{addr}/healthz")).send().await {
+                status = Some(r.status());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(status, Some(reqwest::StatusCode::OK), "/healthz answers in-process");
+        stop.send(()).unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
+        assert!(result.is_ok(), "serve_until returned {result:?}");
+        assert!(client.get(format!("http://{addr}/healthz")).send().await.is_err(), "the listener is closed");
     }
 }

@@ -14,9 +14,10 @@
 //!  | POST /token (verifier #1) -> | Warden's own access token (ES256, aud = /mcp) + refresh token
 //! ```
 //!
-//! Rooms: [`metadata`] (RFC 8414), [`register`] (RFC 7591), [`authorize`] (authorize, consent and
-//! callback), [`token`] (code and refresh grants, revocation), [`upstream`] (the IdP leg),
-//! [`clients`] / [`metadata_document`] / [`redirect`] (who may log in, and where to), [`vault`]
+//! Rooms: [`server_metadata`] (RFC 8414), [`register`] (RFC 7591), [`authorize`] (authorize,
+//! consent and callback), [`token`] (code and refresh grants, revocation), [`upstream`] (the IdP
+//! leg), [`clients`] / [`client_id_document`] / [`crate::shared::redirect_uri`] (who may log in,
+//! and where to), [`vault`]
 //! (sealed records in the state store), [`params`] (query and form parameters), [`page`] and
 //! [`errors`] (what the browser and client see).
 

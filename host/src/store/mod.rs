@@ -1,4 +1,4 @@
-//! The state store behind the OIDC proxy (issue 4): short-lived, single-use items (authorization
+//! The state store behind the OIDC proxy: short-lived, single-use items (authorization
 //! codes, login transactions, refresh tokens) and long-lived ones (client registrations), shared
 //! by every replica.
 //!
