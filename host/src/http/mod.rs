@@ -6,7 +6,7 @@
 mod health;
 mod jsonrpc_guard;
 pub(crate) mod listener;
-mod metrics;
+mod scrape;
 mod protected_resource;
 pub(crate) mod tls;
 
@@ -48,7 +48,7 @@ pub(crate) struct AppState {
 /// `Host` check (probes come by pod IP). Bind it where only operators reach it.
 pub(crate) fn admin_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(scrape::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
@@ -107,7 +107,7 @@ pub(crate) fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if config.server.admin_bind.is_none() {
-        router = router.route("/metrics", get(metrics::metrics));
+        router = router.route("/metrics", get(scrape::metrics));
     }
     if let Some(proxy) = &state.oidc {
         router = router.merge(crate::oidc_proxy::routes(proxy.clone()));

@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text format.
+//! `GET /metrics`: the Prometheus scrape (OpenMetrics text), gauges read at scrape time.
 
 use axum::extract::State;
 use axum::http::header;
