@@ -6,8 +6,8 @@
 mod health;
 mod jsonrpc_guard;
 pub(crate) mod listener;
-mod scrape;
 mod protected_resource;
+mod scrape;
 pub(crate) mod tls;
 
 use std::sync::Arc;
