@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use warden_tests::fixtures::LOCAL_AUTH;
 use warden_tests::{Warden, call, eventually, free_port, install, install_manifest, install_wasm, text_of};
 
 /// An argument value that must never reach the audit log.
@@ -12,7 +13,7 @@ const SECRET_ARGUMENT: &str = "Pa55phrase-never-logged";
 #[tokio::test]
 async fn audit_log_holds_every_decision_and_no_token() -> anyhow::Result<()> {
     let admin = free_port();
-    let config = format!("[auth]\nmode = \"local\"\n[server]\nadmin_bind = \"127.0.0.1:{admin}\"\n");
+    let config = format!("{LOCAL_AUTH}[server]\nadmin_bind = \"127.0.0.1:{admin}\"\n");
     let warden = Warden::start(&config, |dir| {
         install(dir, "sample", "sample");
         // A broken plugin: a manifest listing a tool the component lacks.
@@ -56,7 +57,7 @@ async fn audit_log_holds_every_decision_and_no_token() -> anyhow::Result<()> {
     assert!(call(&bob, "sample.greet", json!({ "name": SECRET_ARGUMENT })).await.is_err());
     // Rejected tokens.
     for bad in [&tampered, &wrong_audience] {
-        let r = warden.http.post(warden.mcp_url()).bearer_auth(bad).json(&json!({})).send().await?;
+        let r = warden.mcp_post().without_accept().bearer(bad).body("{}").send().await?;
         assert_eq!(r.status(), 401);
     }
 

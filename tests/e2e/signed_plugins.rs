@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
+use warden_tests::fixtures::LOCAL_AUTH;
 use warden_tests::{Warden, call, component, eventually, text_of, tool_names};
 
 const MANIFEST: &str = "[plugin]\nname = \"sample\"\n[tools.greet]\nscopes = [\"sales:greet\"]\n";
@@ -79,7 +80,7 @@ async fn only_correctly_signed_plugins_load() -> anyhow::Result<()> {
     assert!(toml.exists());
 
     let config = format!(
-        "[auth]\nmode = \"local\"\n[[teams]]\nname = \"sales\"\nplugins_dir = {team_dir:?}\nscope_prefix = \"sales:\"\n\
+        "{LOCAL_AUTH}[[teams]]\nname = \"sales\"\nplugins_dir = {team_dir:?}\nscope_prefix = \"sales:\"\n\
          member_claim = \"groups\"\nmembers = [\"sales-team\"]\nrequire_signatures = true\ntrusted_keys = [\"file:{}\"]\n",
         team_pub.display()
     );

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde_json::json;
+use warden_tests::fixtures::LOCAL_AUTH;
 use warden_tests::{Warden, call, component, install, install_manifest, install_wasm, text_of, tool_names};
 
 const SCOPES: &str = "tool:greet tool:whoami sales:greet ops:greet";
@@ -19,7 +20,7 @@ fn team_manifest(scope: &str) -> String {
 }
 
 fn config(root: &Path) -> String {
-    let mut text = "[auth]\nmode = \"local\"\n".to_owned();
+    let mut text = LOCAL_AUTH.to_owned();
     for (team, memory) in [("sales", 32), ("ops", 64)] {
         text.push_str(&format!(
             "[[teams]]\nname = \"{team}\"\nplugins_dir = {:?}\nscope_prefix = \"{team}:\"\nmember_claim = \"groups\"\n\

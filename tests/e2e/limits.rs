@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use warden_tests::fixtures::LOCAL_AUTH;
 use warden_tests::{
-    Warden, call, component, install, install_manifest, install_wasm, manifest_source, text_of,
+    SESSION_PROTOCOL, Warden, call, component, install, install_manifest, install_wasm, manifest_source,
+    text_of,
 };
 
 /// The misbehaving fixture with a 3 s time limit, so `work` can stay busy long enough.
@@ -17,29 +19,27 @@ fn install_slow_worker(dir: &std::path::Path) {
     install_wasm(dir, "misbehaving", &std::fs::read(component("misbehaving")).expect("component"));
 }
 
-/// A raw `tools/call` POST, so the status and headers can be checked.
+/// A raw `tools/call` POST (id 7), so the status and headers can be checked.
 async fn raw_call(
     warden: &Warden,
     token: &str,
     tool: &str,
     arguments: Value,
 ) -> anyhow::Result<reqwest::Response> {
-    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": { "name": tool, "arguments": arguments } });
     Ok(warden
-        .http
-        .post(warden.mcp_url())
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&body)
+        .mcp_post()
+        .bearer(token)
+        .protocol(SESSION_PROTOCOL)
+        .jsonrpc(7, "tools/call", json!({ "name": tool, "arguments": arguments }))
         .send()
         .await?)
 }
 
 #[tokio::test]
 async fn rate_and_concurrency_limits_answer_429_with_retry_after() -> anyhow::Result<()> {
-    let config = "[auth]\nmode = \"local\"\n[limits]\ncaller_calls_per_s = 1\ncaller_burst = 3\ncaller_concurrency = 1\n";
-    let warden = Warden::start(config, |dir| {
+    let config =
+        format!("{LOCAL_AUTH}[limits]\ncaller_calls_per_s = 1\ncaller_burst = 3\ncaller_concurrency = 1\n");
+    let warden = Warden::start(&config, |dir| {
         install(dir, "sample", "sample");
         install_slow_worker(dir);
     })

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use warden_tests::{UNLIMITED, Warden, call, install, text_of};
+use warden_tests::fixtures::UNLIMITED;
+use warden_tests::{Warden, call, install, text_of};
 
 /// Generous slack over a limit for a loaded 2-core machine; the point is "bounded", not speed.
 const SLACK: Duration = Duration::from_secs(3);

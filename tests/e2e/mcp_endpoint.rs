@@ -3,7 +3,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use warden_tests::{Warden, call, install, text_of, tool_names};
+use warden_tests::fixtures::TWO_TOOLS_PER_PAGE;
+use warden_tests::{McpPost, SESSION_PROTOCOL, Warden, call, install, text_of, tool_names};
 
 async fn start(extra: &str) -> Warden {
     Warden::start(extra, |dir| install(dir, "sample", "sample")).await.expect("start warden")
@@ -94,7 +95,7 @@ async fn unknown_tool_is_a_protocol_error() {
 
 #[tokio::test]
 async fn tools_list_is_paginated() {
-    let warden = start("[plugins]\npage_size = 2\n").await;
+    let warden = start(TWO_TOOLS_PER_PAGE).await;
     let client = warden.client().await.unwrap();
     let first = client.list_tools(None).await.unwrap();
     assert_eq!(first.tools.len(), 2);
@@ -122,17 +123,10 @@ async fn ping_works_on_an_initialized_session() {
     assert_eq!(text_of(&r), "Hello, Bo! You are anonymous.");
 }
 
-fn mcp_post(warden: &Warden) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(warden.mcp_url())
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-}
-
 #[tokio::test]
 async fn malformed_json_rpc_gets_a_clear_error() {
     let warden = start("").await;
-    let r = mcp_post(&warden).body("{not json").send().await.unwrap();
+    let r = McpPost::new(warden.mcp_url()).body("{not json").send().await.unwrap();
     let status = r.status();
     let body = r.text().await.unwrap();
     assert_eq!(status, 400, "{body}");
@@ -144,31 +138,25 @@ async fn malformed_json_rpc_gets_a_clear_error() {
 #[tokio::test]
 async fn oversized_body_is_413() {
     let warden = start("[server]\nmax_body_bytes = 4096\n").await;
-    let big = json!({ "jsonrpc": "2.0", "id": 1, "method": "ping", "params": { "pad": "x".repeat(10_000) } });
-    let r = mcp_post(&warden).body(big.to_string()).send().await.unwrap();
+    let big = json!({ "pad": "x".repeat(10_000) });
+    let r = McpPost::new(warden.mcp_url()).jsonrpc(1, "ping", big).send().await.unwrap();
     assert_eq!(r.status(), 413);
 }
 
 #[tokio::test]
 async fn dns_rebinding_and_foreign_origins_are_refused() {
     let warden = start("[server]\nallowed_origins = [\"http://app.example:*\"]\n").await;
-    let init = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } } });
-    let r = mcp_post(&warden).header("host", "evil.example").body(init.to_string()).send().await.unwrap();
+    let params = json!({
+        "protocolVersion": SESSION_PROTOCOL,
+        "capabilities": {},
+        "clientInfo": { "name": "t", "version": "1" },
+    });
+    let initialize = || McpPost::new(warden.mcp_url()).jsonrpc(1, "initialize", params.clone());
+    let r = initialize().header("host", "evil.example").send().await.unwrap();
     assert_eq!(r.status(), 403, "foreign Host must be refused");
-    let r = mcp_post(&warden)
-        .header("origin", "http://evil.example")
-        .body(init.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = initialize().header("origin", "http://evil.example").send().await.unwrap();
     assert_eq!(r.status(), 403, "unlisted Origin must be refused");
-    let r = mcp_post(&warden)
-        .header("origin", "http://app.example:3000")
-        .body(init.to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = initialize().header("origin", "http://app.example:3000").send().await.unwrap();
     assert_eq!(r.status(), 200, "listed Origin is allowed");
 }
 

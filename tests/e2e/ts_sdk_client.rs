@@ -2,12 +2,12 @@
 //! which most MCP clients are built on: unauthenticated, with a bearer token, and refused.
 
 use serde_json::json;
+use warden_tests::fixtures::{LOCAL_AUTH, TWO_TOOLS_PER_PAGE};
 use warden_tests::{Warden, install, ts_sdk_client};
 
 #[tokio::test]
 async fn the_typescript_sdk_lists_and_calls_tools() {
-    let warden =
-        Warden::start("[plugins]\npage_size = 2\n", |dir| install(dir, "sample", "sample")).await.unwrap();
+    let warden = Warden::start(TWO_TOOLS_PER_PAGE, |dir| install(dir, "sample", "sample")).await.unwrap();
     let url = warden.mcp_url();
     let report = tokio::task::spawn_blocking(move || {
         ts_sdk_client(&url, None, Some(("sample.greet", json!({ "name": "TypeScript" }))))
@@ -24,8 +24,7 @@ async fn the_typescript_sdk_lists_and_calls_tools() {
 
 #[tokio::test]
 async fn the_typescript_sdk_with_a_bearer_token_sees_only_its_tools() {
-    let warden =
-        Warden::start("[auth]\nmode = \"local\"\n", |dir| install(dir, "sample", "sample")).await.unwrap();
+    let warden = Warden::start(LOCAL_AUTH, |dir| install(dir, "sample", "sample")).await.unwrap();
     let token = warden.local_token("ts-user", "tool:whoami").unwrap();
     let (url, t) = (warden.mcp_url(), token.clone());
     let report = tokio::task::spawn_blocking(move || {

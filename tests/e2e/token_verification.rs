@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use warden_tests::{Idp, Warden, call, free_port, install, text_of, tool_names};
+use warden_tests::{Idp, LATEST_PROTOCOL, McpPost, Warden, call, free_port, install, text_of, tool_names};
 
 /// The API identifier (audience) Warden is configured with, as in an Auth0 API.
 const AUD: &str = "https://warden.test/mcp";
@@ -34,23 +34,16 @@ async fn jwt_warden(idp: &Idp) -> Warden {
         .expect("start warden")
 }
 
-/// A raw `tools/call` over HTTP with an optional `Authorization` value.
+/// A raw `tools/call` (id 7, no arguments, the newest protocol) over a new connection, with an
+/// optional `Authorization` value.
 async fn raw_call(warden: &Warden, authorization: Option<&str>, tool: &str) -> reqwest::Response {
-    let body = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
-        "name": tool, "arguments": {},
-        "_meta": { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
-    let mut request = reqwest::Client::new()
-        .post(warden.mcp_url())
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(body.to_string());
-    if let Some(a) = authorization {
-        request = request.header("authorization", a);
-    }
-    request.send().await.expect("request")
+    McpPost::new(warden.mcp_url())
+        .authorization(authorization)
+        .protocol(LATEST_PROTOCOL)
+        .jsonrpc(7, "tools/call", json!({ "name": tool, "arguments": {} }))
+        .send()
+        .await
+        .expect("request")
 }
 
 fn challenge(r: &reqwest::Response) -> String {

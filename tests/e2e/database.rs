@@ -6,16 +6,14 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warden_tests::{
-    ALICE_ORDERS, BOB_ORDERS, McpClient, PgFixture, UNLIMITED, Warden, call, install, text_of,
-};
+use warden_tests::fixtures::{LOCAL_AUTH, UNLIMITED};
+use warden_tests::{ALICE_ORDERS, BOB_ORDERS, McpClient, PgFixture, Warden, call, install, text_of};
 
 const SCOPES: &str = "sql:read sql:query orders:read";
 
 async fn pg_warden(pg: &PgFixture, impersonation: &str, pool_size: usize) -> Warden {
     // The pool tests run hundreds of calls from two callers at once: call limits off.
-    let config =
-        format!("[auth]\nmode = \"local\"\n\n{}{UNLIMITED}", pg.warden_config(impersonation, pool_size));
+    let config = format!("{LOCAL_AUTH}\n{}{UNLIMITED}", pg.warden_config(impersonation, pool_size));
     Warden::start(&config, |dir| {
         install(dir, "sql", "sql");
         install(dir, "orders", "orders");
@@ -237,8 +235,7 @@ async fn recovers_after_the_server_drops_its_connections() {
 async fn slow_statements_time_out_and_a_busy_pool_says_so() {
     let pg = PgFixture::create().expect("fixture");
     // One connection, 2 s per statement, 300 ms to wait for a connection.
-    let config =
-        format!("[auth]\nmode = \"local\"\n\n{}acquire_timeout_ms = 300\n", pg.warden_config("set-role", 1));
+    let config = format!("{LOCAL_AUTH}\n{}acquire_timeout_ms = 300\n", pg.warden_config("set-role", 1));
     let warden = Warden::start(&config, |dir| install(dir, "sql", "sql")).await.expect("start warden");
     let slow_client = client_for(&warden, &pg.alice).await;
     let waiting_client = client_for(&warden, &pg.bob).await;
@@ -263,7 +260,7 @@ async fn slow_statements_time_out_and_a_busy_pool_says_so() {
 
 #[tokio::test]
 async fn embedded_sqlite_demo_serves_the_example_plugins() {
-    let warden = Warden::start("[auth]\nmode = \"local\"\n", |dir| {
+    let warden = Warden::start(LOCAL_AUTH, |dir| {
         install(dir, "sql", "sql");
         install(dir, "orders", "orders");
     })

@@ -1,0 +1,22 @@
+//! Warden end to end: the real `warden` binary, real plugin components, real MCP clients, a real
+//! OpenID provider, PostgreSQL and Redis; the harness is the `warden_tests` library
+//! (`tests/support/`).
+//!
+//! One test binary, a module per concern, so a change to the harness relinks one binary. Run
+//! one concern with `cargo nextest run -p warden-tests -E 'test(/^limits::/)'`. Tests that need
+//! Node.js, PostgreSQL or Redis are in the nextest test groups `node`, `postgres` and `redis`
+//! (`.config/nextest.toml`).
+
+mod audit_metrics;
+mod cli;
+mod database;
+mod hot_reload;
+mod limits;
+mod mcp_endpoint;
+mod oidc_proxy;
+mod sandbox_limits;
+mod signed_plugins;
+mod teams;
+mod tls;
+mod token_verification;
+mod ts_sdk_client;

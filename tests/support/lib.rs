@@ -1,0 +1,147 @@
+//! Test harness for the end-to-end tests in `tests/e2e/`: starts the real `warden` binary on an
+//! ephemeral port with a private plugin and data directory, installs real plugin components, and
+//! talks to it with real MCP clients (rmcp, the TypeScript SDK) or hand-made requests
+//! ([`McpPost`]).
+//!
+//! - [`Warden`] (`warden.rs`): a running server, its logs, audit log and tokens.
+//! - `mcp.rs`: MCP clients and the protocol versions the tests speak ([`LATEST_PROTOCOL`],
+//!   [`SESSION_PROTOCOL`]).
+//! - [`fixtures`]: server configuration shared by several tests (`tests/fixtures/*.toml`).
+//! - [`Idp`] (`idp.rs`): the test OpenID provider; [`oauth`]: a browser and an OAuth client for
+//!   the OIDC proxy; [`PgFixture`] (`pg.rs`): a throwaway PostgreSQL database.
+//!
+//! Prerequisites, built by `make test`: the `warden` binary (`cargo build -p warden`) and the
+//! plugin components (`cargo build --release` in `plugins/`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+pub mod fixtures;
+mod idp;
+mod mcp;
+pub mod oauth;
+mod pg;
+mod warden;
+
+pub use idp::Idp;
+pub use mcp::{
+    LATEST_PROTOCOL, Listener, McpClient, McpPost, SESSION_PROTOCOL, call, connect_with, text_of, tool_names,
+    ts_sdk_client,
+};
+pub use pg::{ALICE_ORDERS, BOB_ORDERS, PgFixture, psql};
+pub use warden::Warden;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The `warden` binary under test.
+pub fn warden_binary() -> PathBuf {
+    // Benchmarks point WARDEN_BIN at the release build.
+    if let Some(bin) = std::env::var_os("WARDEN_BIN") {
+        return PathBuf::from(bin);
+    }
+    let path = target_dir().join("debug").join("warden");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p warden` first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// A built plugin component, e.g. `component("sample")`.
+pub fn component(name: &str) -> PathBuf {
+    let file = format!("{}.wasm", name.replace('-', "_"));
+    let path = target_dir().join("wasm32-wasip2").join("release").join(file);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --release` in plugins/ first (`make test` does)",
+        path.display()
+    );
+    path
+}
+
+/// The manifest shipped with a plugin crate: `plugins/<name>/plugin.toml` or
+/// `tests/plugins/<name>/plugin.toml`.
+pub fn manifest_source(name: &str) -> PathBuf {
+    let example = repo_root().join("plugins").join(name).join("plugin.toml");
+    if example.exists() {
+        example
+    } else {
+        repo_root().join("tests").join("plugins").join(name).join("plugin.toml")
+    }
+}
+
+/// Installs plugin crate `crate_name` into `dir` as `<stem>.wasm` + `<stem>.toml`, writing to
+/// temporary names first and renaming, as the README tells operators to.
+pub fn install(dir: &Path, stem: &str, crate_name: &str) {
+    install_manifest(
+        dir,
+        stem,
+        &std::fs::read_to_string(manifest_source(crate_name)).expect("read manifest"),
+    );
+    install_wasm(dir, stem, &std::fs::read(component(crate_name)).expect("read component"));
+}
+
+/// Atomically writes `<stem>.wasm`.
+pub fn install_wasm(dir: &Path, stem: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{stem}.wasm.tmp"));
+    std::fs::write(&tmp, bytes).expect("write wasm");
+    std::fs::rename(&tmp, dir.join(format!("{stem}.wasm"))).expect("rename wasm");
+}
+
+/// Atomically writes `<stem>.toml`.
+pub fn install_manifest(dir: &Path, stem: &str, text: &str) {
+    let tmp = dir.join(format!(".{stem}.toml.tmp"));
+    std::fs::write(&tmp, text).expect("write manifest");
+    std::fs::rename(&tmp, dir.join(format!("{stem}.toml"))).expect("rename manifest");
+}
+
+/// Waits for `child` to print `listening on URL` on stdout and returns the URL. On timeout or
+/// exit, kills and reaps the child and returns `None`.
+pub fn listening_url(child: &mut Child, limit: Duration) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = rx.recv_timeout(limit).ok();
+    if url.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    url
+}
+
+/// A free TCP port on 127.0.0.1 (for servers that must know their port before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// Polls `check` every 50 ms until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
