@@ -10,6 +10,7 @@
 //! Environment: `LOGINS` (default 40), `CONCURRENCY` (default 4), `WARDEN_BIN` (the binary to
 //! measure; `make bench-login` builds and passes the release one), `STORE` (`embedded` or
 //! `redis`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a broken set-up stops the test
 
 use std::time::Instant;
 

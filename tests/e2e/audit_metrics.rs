@@ -124,7 +124,7 @@ async fn audit_log_holds_every_decision_and_no_token() -> anyhow::Result<()> {
                 | prometheus_parse::Value::Gauge(v)
                 | prometheus_parse::Value::Untyped(v) => *v,
                 prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
-                _ => -1.0,
+                prometheus_parse::Value::Summary(_) => -1.0,
             })
     };
     let ok_calls = scrape.samples.iter().find(|s| {

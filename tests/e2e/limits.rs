@@ -96,7 +96,7 @@ async fn until_closed(stream: &mut TcpStream, limit: Duration) -> (String, Durat
     let mut buf = [0u8; 512];
     while started.elapsed() < limit {
         match tokio::time::timeout(limit - started.elapsed(), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(0) | Err(_)) => break,
             Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
             Err(_) => return (String::from_utf8_lossy(&got).into_owned(), limit),
         }

@@ -6,6 +6,7 @@
 //! one concern with `cargo nextest run -p warden-tests -E 'test(/^limits::/)'`. Tests that need
 //! Node.js, PostgreSQL or Redis are in the nextest test groups `node`, `postgres` and `redis`
 //! (`.config/nextest.toml`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a broken set-up stops the test
 
 mod audit_metrics;
 mod cli;

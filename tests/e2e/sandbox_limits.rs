@@ -82,7 +82,7 @@ async fn every_attack_is_contained_while_others_are_served() {
 /// Runs every future as its own task (so they truly run concurrently) and collects the outputs.
 async fn spawn_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
-    F: std::future::Future + Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();

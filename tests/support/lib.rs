@@ -10,8 +10,9 @@
 //! - [`Idp`] (`idp.rs`): the test OpenID provider; [`oauth`]: a browser and an OAuth client for
 //!   the OIDC proxy; [`PgFixture`] (`pg.rs`): a throwaway PostgreSQL database.
 //!
-//! Prerequisites, built by `make test`: the `warden` binary (`cargo build -p warden`) and the
+//! Prerequisites, built by `make test`: the `warden` binary (`cargo build --workspace --bins --tests`) and the
 //! plugin components (`cargo build --release` in `plugins/`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a broken set-up stops the test
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
 }
 
 /// The `warden` binary under test.
@@ -51,7 +52,7 @@ pub fn warden_binary() -> PathBuf {
     let path = target_dir().join("debug").join("warden");
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build -p warden` first (`make test` does)",
+        "{} is missing: run `cargo build --workspace --bins --tests` first (`make test` does)",
         path.display()
     );
     path
@@ -127,14 +128,14 @@ pub fn listening_url(child: &mut Child, limit: Duration) -> Option<String> {
 
 /// A free TCP port on 127.0.0.1 (for servers that must know their port before they start).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
 }
 
 /// Polls `check` every 50 ms until it returns true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
     let started = Instant::now();
     while started.elapsed() < limit {
