@@ -33,9 +33,54 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Source text without `//` comments (doc links may name any room).
+/// Source text without `//` comments (doc links may name any room); a `//` inside a string
+/// literal (a URL) is kept.
 fn code_of(text: &str) -> String {
-    text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+    text.lines().map(strip_comment).collect::<Vec<_>>().join("\n")
+}
+
+fn strip_comment(line: &str) -> &str {
+    let (mut in_string, mut escaped, mut previous) = (false, false, ' ');
+    for (i, c) in line.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '/' && previous == '/' {
+            return &line[..i - 1];
+        }
+        previous = c;
+    }
+    line
+}
+
+/// Ways of naming a room that the path reader cannot follow: aliases of the crate root, glob
+/// imports of it, and `super::` that climbs out of a room.
+fn evasions(code: &str, room_root_file: bool) -> Vec<&'static str> {
+    let mut found = Vec::new();
+    let squeezed: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (pattern, what) in [
+        ("crate as ", "an alias of the crate root (`crate as …`)"),
+        ("crate::*", "a glob import of the crate root"),
+        ("crate::{self", "the crate root imported as a name"),
+        ("extern crate self", "the crate imported under another name"),
+        ("super::super::", "`super::super::` (name the room with `crate::` instead)"),
+    ] {
+        if squeezed.contains(pattern) {
+            found.push(what);
+        }
+    }
+    // In a room's own root file `super::` is the crate root; only test modules' `use super::*`
+    // (the room itself) is fine there.
+    if room_root_file && code.replace("use super::*;", "").contains("super::") {
+        found.push("`super::` in a room's root file (name the room with `crate::` instead)");
+    }
+    found
 }
 
 /// The top-level rooms a file's `crate::` paths name, including inside `use crate::{a, b::c}`.
@@ -95,7 +140,12 @@ fn every_room_uses_only_rooms_on_lower_layers() {
             continue;
         };
         rooms_seen.insert(room.clone());
-        for used in rooms_used(&code_of(&std::fs::read_to_string(file).unwrap())) {
+        let code = code_of(&std::fs::read_to_string(file).unwrap());
+        let room_root_file = rel.components().count() == 1 || rel.ends_with(format!("{room}/mod.rs"));
+        for what in evasions(&code, room_root_file) {
+            violations.push(format!("{}: {what}", rel.display()));
+        }
+        for used in rooms_used(&code) {
             if used == room {
                 continue;
             }
@@ -120,4 +170,33 @@ fn the_path_reader_finds_grouped_and_nested_uses() {
     let used: Vec<String> = rooms_used(code).into_iter().collect();
     assert_eq!(used, ["config", "db", "shared"]);
     assert!(rooms_used(&code_of("// crate::http is only named here")).is_empty());
+    let in_url = code_of(r#"let u = format!("https://x/{}", crate::http::path());"#);
+    assert_eq!(rooms_used(&in_url).into_iter().collect::<Vec<_>>(), ["http"]);
+}
+
+#[test]
+fn aliases_globs_and_climbing_super_are_refused() {
+    assert!(evasions("use crate as w;", false).len() == 1);
+    assert!(evasions("use crate::*;", false).len() == 1);
+    assert!(evasions("use super::super::http::x;", false).len() == 1);
+    assert!(evasions("use super::http::x;", true).len() == 1);
+    assert!(evasions("mod tests { use super::*; }", true).is_empty());
+    assert!(evasions("use super::sibling::X;", false).is_empty());
+}
+
+/// The table in the crate docs and [`LAYERS`] say the same.
+#[test]
+fn the_crate_docs_table_matches_the_layers_checked_here() {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let mut documented = 0;
+    for line in lib.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+        let mut cells = line.split(" | ");
+        let (Some(layer), Some(rooms)) = (cells.next(), cells.next()) else { continue };
+        let Ok(layer) = layer.trim().parse::<usize>() else { continue };
+        for room in rooms.split('`').skip(1).step_by(2) {
+            assert_eq!(layer_of(room), Some(layer), "lib.rs puts `{room}` on layer {layer}");
+            documented += 1;
+        }
+    }
+    assert_eq!(documented, LAYERS.iter().map(|r| r.len()).sum::<usize>(), "every room is in the docs table");
 }

@@ -35,7 +35,7 @@ pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A directory or file named by a setting cannot be created or opened.
-    #[error("{field}: cannot {action} {}: {source}", path.display())]
+    #[error("{field}: cannot {action} {}", path.display())]
     Path {
         /// The setting, e.g. `server.data_dir`.
         field: String,
@@ -47,7 +47,7 @@ pub enum AppError {
         source: std::io::Error,
     },
     /// A listener cannot be bound.
-    #[error("{field}: cannot listen on {addr}: {source}")]
+    #[error("{field}: cannot listen on {addr}")]
     Bind {
         /// The setting, e.g. `server.bind`.
         field: &'static str,
@@ -153,7 +153,18 @@ impl App {
             addr: self.config.server.bind,
             source,
         })?;
-        let admin = self.config.server.admin_bind.map(|a| bind(a, "server.admin_bind")).transpose()?;
+        let admin = match self.config.server.admin_bind {
+            Some(addr) => {
+                let admin = bind(addr, "server.admin_bind")?;
+                let bound = admin.local_addr().map_err(|source| AppError::Bind {
+                    field: "server.admin_bind",
+                    addr,
+                    source,
+                })?;
+                Some((admin, bound))
+            }
+            None => None,
+        };
         Ok(Listening { app: self, listener, admin, bound })
     }
 }
@@ -162,7 +173,7 @@ impl App {
 pub struct Listening {
     app: App,
     listener: TcpListener,
-    admin: Option<TcpListener>,
+    admin: Option<(TcpListener, SocketAddr)>,
     bound: SocketAddr,
 }
 
@@ -188,9 +199,10 @@ impl Listening {
         auth.spawn_key_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
         let oidc = if config.auth.mode == AuthMode::OidcProxy {
             let store = Arc::new(crate::oidc_proxy::open_store(&config).await?);
-            let signer = auth.local_issuer().cloned().ok_or(AuthSetupError::Config(
-                "oidc-proxy mode needs a local signing key, and none was loaded".into(),
-            ))?;
+            let signer = auth
+                .local_issuer()
+                .cloned()
+                .ok_or(AuthSetupError::Config("oidc-proxy mode always has a signing key".into()))?;
             let proxy = Arc::new(crate::oidc_proxy::OidcProxy::new(
                 &config,
                 bound,
@@ -247,10 +259,8 @@ impl Listening {
         tracing::info!(url = %format!("{public_url}/mcp"), auth = ?config.auth.mode, tls = tls.is_some(), "warden is serving");
         // Stable lines on stdout for scripts and tests that start Warden on port 0.
         println!("listening on {}://{bound}", config.scheme());
-        if let Some(admin) = admin_listener {
-            if let Ok(addr) = admin.local_addr() {
-                println!("admin listening on http://{addr}");
-            }
+        if let Some((admin, addr)) = admin_listener {
+            println!("admin listening on http://{addr}");
             let (router, h, server) =
                 (crate::http::admin_router(state.clone()), admin_handle.clone(), config.server.clone());
             tokio::spawn(async move {
@@ -381,5 +391,21 @@ mod tests {
         let result = tokio::time::timeout(Duration::from_secs(10), server).await.unwrap().unwrap();
         assert!(result.is_ok(), "serve_until returned {result:?}");
         assert!(client.get(format!("http://{addr}/healthz")).send().await.is_err(), "the listener is closed");
+    }
+
+    /// A directory that cannot be created is named with its setting, and the OS reason is said
+    /// once (the reason is the error's source, not repeated in its message).
+    #[test]
+    fn a_bad_data_dir_names_the_setting_and_the_reason_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").unwrap();
+        let text = format!("[server]\ndata_dir = {:?}\n[auth]\nmode = \"none\"\n", file.join("data"));
+        let config = Config::from_toml(&text, "test.toml", std::iter::empty()).unwrap();
+        let Err(err) = App::build(config, false) else { panic!("a data_dir under a file was accepted") };
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert!(shown.starts_with("server.data_dir: cannot create "), "{shown}");
+        let reason = std::fs::create_dir_all(file.join("data")).unwrap_err().to_string();
+        assert_eq!(shown.matches(&reason).count(), 1, "the reason once: {shown}");
     }
 }

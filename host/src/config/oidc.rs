@@ -196,17 +196,15 @@ impl Config {
         let proxy = self.auth.mode == AuthMode::OidcProxy;
         if proxy {
             self.validate_proxy(bad);
-        } else {
-            if o.any_set() {
-                bad(
-                    "auth.mode",
-                    format!(
-                        "is {:?}, but [oidc] settings are present: partial OAuth settings",
-                        format!("{:?}", self.auth.mode).to_lowercase()
-                    ),
-                    "set auth.mode = \"oidc-proxy\" to log clients in through the IdP, or remove [oidc]",
-                );
-            }
+        } else if o.any_set() {
+            bad(
+                "auth.mode",
+                format!(
+                    "is {:?}, but [oidc] settings are present: partial OAuth settings",
+                    format!("{:?}", self.auth.mode).to_lowercase()
+                ),
+                "set auth.mode = \"oidc-proxy\" to log clients in through the IdP, or remove [oidc]",
+            );
         }
         let s = &self.store;
         match s.backend {

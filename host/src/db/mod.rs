@@ -84,7 +84,7 @@ pub enum OpenError {
     Environment(String),
     /// The embedded demo database could not be created.
     #[error("embedded demo database: {0}")]
-    Demo(#[from] demo::DemoError),
+    Demo(demo::DemoError),
 }
 
 /// Resolved per-call rules from `[database]`.
@@ -124,7 +124,7 @@ impl Database {
             db.resolved_connection_string(&config.server.data_dir).map_err(OpenError::ConnectionString)?;
         let env = odbc_api::environment().map_err(|e| OpenError::Environment(e.to_string()))?;
         if db.is_embedded_demo() {
-            demo::ensure(env, &config.server.data_dir, &connection_string)?;
+            demo::ensure(env, &config.server.data_dir, &connection_string).map_err(OpenError::Demo)?;
         }
         let plan = Plan::from_config(db);
         let settings = Settings {

@@ -81,7 +81,7 @@ pub enum Refusal {
     },
     /// The signatures do not satisfy the directory's trust policy.
     #[error("signature check failed: {0}")]
-    Signature(#[from] SignatureError),
+    Signature(SignatureError),
     /// The manifest is refused.
     #[error("{}: {error}", path.display())]
     Manifest {
@@ -104,6 +104,13 @@ pub enum Refusal {
     /// The plugin was removed while it was being installed.
     #[error("plugin vanished while installing")]
     Vanished,
+}
+
+impl From<SignatureError> for Refusal {
+    fn from(e: SignatureError) -> Self {
+        // Not `#[from]`: that would also make it the error's source and print it twice in a chain.
+        Refusal::Signature(e)
+    }
 }
 
 /// Watches one plugin directory and keeps the registry in step with it.
