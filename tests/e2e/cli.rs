@@ -72,7 +72,9 @@ fn check_fails_naming_each_bad_plugin_and_why() {
     assert!(mismatch.contains("\"absent_tool\""), "{mismatch}");
     let future = line("plugin future:").expect("future reported");
     assert!(
-        future.contains("warden:plugin/tools@0.2.0") && future.contains("warden:plugin/tools@0.1.0"),
+        future.contains("warden:plugin/tools@0.9.0")
+            && future.contains("warden:plugin/server@0.2.0")
+            && future.contains("warden:plugin/tools@0.1.0"),
         "{future}"
     );
     let collision = line("plugin sample2:").expect("collision reported");

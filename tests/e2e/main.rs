@@ -5,11 +5,13 @@
 //! One test binary, a module per concern, so a change to the harness relinks one binary. Run
 //! one concern with `cargo nextest run -p warden-tests -E 'test(/^limits::/)'`. Tests that need
 //! Node.js, PostgreSQL or Redis are in the nextest test groups `node`, `postgres` and `redis`
-//! (`.config/nextest.toml`).
+//! (`.config/nextest.toml`). The MCP conformance suite is `conformance::` (Node.js 22+).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a broken set-up stops the test
 
 mod audit_metrics;
 mod cli;
+mod conformance;
+mod contract_0_2;
 mod database;
 mod hot_reload;
 mod limits;

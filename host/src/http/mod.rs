@@ -64,7 +64,7 @@ pub(crate) fn router(
 ) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts(config, public_url))
-        .with_allowed_origins(config.server.allowed_origins.clone())
+        .with_allowed_origins(allowed_origins(config, public_url))
         .enforce_origin_validation()
         .with_max_request_body_bytes(config.server.max_body_bytes)
         .with_cancellation_token(shutdown);
@@ -88,7 +88,7 @@ pub(crate) fn router(
         .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
-        .layer(mcp_cors(config));
+        .layer(mcp_cors(config, public_url));
 
     let mut well_known = Router::new()
         .route("/.well-known/oauth-protected-resource", get(protected_resource::protected_resource))
@@ -116,9 +116,9 @@ pub(crate) fn router(
 }
 
 /// CORS for `/mcp`: only the configured browser origins, with the MCP and auth headers.
-fn mcp_cors(config: &Config) -> CorsLayer {
+fn mcp_cors(config: &Config, public_url: &str) -> CorsLayer {
     let origins: Vec<HeaderValue> =
-        config.server.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        allowed_origins(config, public_url).iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let mcp_headers = ["mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"];
     let mut allow: Vec<HeaderName> = vec![header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT];
     allow.extend(mcp_headers.iter().map(|h| HeaderName::from_static(h)));
@@ -127,6 +127,20 @@ fn mcp_cors(config: &Config) -> CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers(allow)
         .expose_headers([HeaderName::from_static("mcp-session-id"), header::WWW_AUTHENTICATE])
+}
+
+/// Browser origins accepted on `/mcp`: Warden's own public origin (a page it serves, and the
+/// DNS-rebinding check's same-origin probe) plus the configured ones. Any other `Origin` is 403.
+fn allowed_origins(config: &Config, public_url: &str) -> Vec<String> {
+    let mut origins = config.server.allowed_origins.clone();
+    if let Ok(url) = url::Url::parse(public_url) {
+        let own = url.origin().ascii_serialization();
+        // An opaque origin serializes as "null", which must never be allowed.
+        if own != "null" && !origins.contains(&own) {
+            origins.push(own);
+        }
+    }
+    origins
 }
 
 /// `Host` values accepted on `/mcp`: loopback names, the public URL's host, and configured extras.

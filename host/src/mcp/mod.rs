@@ -1,29 +1,45 @@
-//! The MCP server (rmcp `ServerHandler`): lists the live tools and calls them in their plugins.
+//! The MCP server (rmcp `ServerHandler`): lists what the live plugins serve (tools, resources,
+//! resource templates, prompts) to callers allowed to see it, and runs each request in a fresh
+//! sandboxed instance of its plugin.
+//!
+//! One room per MCP feature: `tools`, `resources`, `prompts` (with completion), `subscriptions`
+//! (list-changed notifications); `rounds` drives input-required results and forwards progress
+//! and log notifications; `request_state` seals what a plugin keeps between rounds.
 
+// MCP logging is deprecated (SEP-2577) but still part of the 2026-07-28 protocol.
+#![allow(deprecated)]
+
+mod prompts;
+mod request_state;
+mod resources;
 mod results;
+mod rounds;
+mod subscriptions;
+mod tools;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult, ErrorData,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    SubscriptionFilter,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{RoleServer, ServerHandler};
-use serde_json::Value;
 
-use crate::plugins::{Registry, Runtime, ToolRef};
-use crate::shared::DatabaseAccess;
-use crate::shared::Identity;
+pub(crate) use request_state::RequestStates;
+
+use crate::plugins::manifest::ToolGrant;
+use crate::plugins::{ContractVersion, LoadedPlugin, Registry, Runtime};
+use crate::shared::{DatabaseAccess, Identity};
 use crate::teams::Teams;
 use crate::telemetry::{AuditEvent, Telemetry};
 
-/// How often an idle list-changed notifier checks whether its session is gone.
-const NOTIFIER_LIVENESS_CHECK: Duration = Duration::from_secs(30);
-/// Prefix of `tools/list` cursors (the rest is the last tool name of the previous page).
-const CURSOR_PREFIX: &str = "after:";
+/// How long clients may cache list and read results (they depend on the caller, so `private`).
+const CACHE_TTL_MS: u64 = 0;
 
 /// What every MCP session shares.
 pub(crate) struct McpState {
@@ -31,19 +47,21 @@ pub(crate) struct McpState {
     pub registry: Arc<Registry>,
     /// The engine that runs them.
     pub runtime: Arc<Runtime>,
-    /// Tools per `tools/list` page.
+    /// Entries per list page.
     pub page_size: usize,
-    /// Hide and refuse tools whose scopes the caller lacks (every auth mode but `none`).
+    /// Hide and refuse what the caller lacks the scopes for (every auth mode but `none`).
     pub enforce_scopes: bool,
     /// Team membership rules.
     pub teams: Teams,
     /// Audit log and metrics.
     pub telemetry: Telemetry,
-    /// Tool calls running now (graceful shutdown waits for these).
+    /// Plugin requests running now (graceful shutdown waits for these).
     pub in_flight: AtomicUsize,
+    /// Sealing of `requestState` between input-required rounds.
+    pub request_states: RequestStates,
 }
 
-/// Counts one running call in [`McpState::in_flight`] until dropped.
+/// Counts one running request in [`McpState::in_flight`] until dropped.
 struct Running<'a>(&'a AtomicUsize);
 
 impl<'a> Running<'a> {
@@ -60,41 +78,73 @@ impl Drop for Running<'_> {
 }
 
 impl McpState {
-    /// True if `caller` may see and call `tool`: a member of its team (or it is shared) and
-    /// holding its scopes.
-    pub(crate) fn may_use(&self, caller: &Identity, tool: &ToolRef) -> bool {
-        self.teams.admits(caller, tool.plugin.manifest.team.as_deref()) && self.holds_scopes(caller, tool)
+    /// True if `caller` may see and use something of `plugin` that requires `grant`: a member of
+    /// the plugin's team (or it is shared) and holding the scopes.
+    pub(crate) fn admits(&self, caller: &Identity, plugin: &LoadedPlugin, grant: &ToolGrant) -> bool {
+        self.teams.admits(caller, plugin.manifest.team.as_deref()) && self.holds(caller, grant)
     }
 
-    /// True if `caller` holds every scope `tool` requires (or scopes are not enforced).
-    fn holds_scopes(&self, caller: &Identity, tool: &ToolRef) -> bool {
-        !self.enforce_scopes || caller.missing_scopes(&tool.tool().grant.scopes).is_empty()
+    /// True if `caller` holds every scope `grant` requires (or scopes are not enforced).
+    fn holds(&self, caller: &Identity, grant: &ToolGrant) -> bool {
+        !self.enforce_scopes || caller.missing_scopes(&grant.scopes).is_empty()
     }
 
-    /// The database user a call of `tool` by `caller` acts as, for the audit log.
-    fn database_user(&self, caller: &Identity, tool: &ToolRef) -> Option<String> {
-        if tool.plugin.manifest.database == DatabaseAccess::None {
+    /// The database user a request of `plugin` by `caller` acts as, for the audit log.
+    fn database_user(&self, caller: &Identity, plugin: &LoadedPlugin) -> Option<String> {
+        if plugin.manifest.database == DatabaseAccess::None {
             return None;
         }
         self.runtime.database().and_then(|db| db.acting_user(caller))
     }
+
+    /// What the live plugins offer, for the capabilities Warden declares.
+    fn offers(&self) -> Offers {
+        let snapshot = self.registry.snapshot();
+        let mut offers = Offers::default();
+        for plugin in snapshot.plugins().values() {
+            offers.prompts |= !plugin.prompts.is_empty();
+            offers.resources |= !plugin.resources.is_empty() || !plugin.templates.is_empty();
+            offers.v0_2 |= plugin.contract_version() == ContractVersion::V0_2;
+        }
+        offers
+    }
 }
 
-/// An audit event about `caller` calling `tool`.
-fn call_event(event: &'static str, outcome: &'static str, caller: &Identity, tool: &str) -> AuditEvent {
-    AuditEvent { tool: Some(tool.to_owned()), ..AuditEvent::by(event, outcome, caller) }
+/// Which optional features some live plugin offers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Offers {
+    prompts: bool,
+    resources: bool,
+    v0_2: bool,
 }
 
-/// One MCP session's handler. Cheap: it only holds the shared state.
+/// An audit event about `caller` using `what` (a tool, a prompt or a resource URI).
+fn event(event: &'static str, outcome: &'static str, caller: &Identity, what: &str) -> AuditEvent {
+    AuditEvent { tool: Some(what.to_owned()), ..AuditEvent::by(event, outcome, caller) }
+}
+
+/// One MCP session's handler (one per request on the stateless protocol). Cheap: it holds the
+/// shared state and the session's log level.
 #[derive(Clone)]
 pub(crate) struct WardenMcp {
     state: Arc<McpState>,
+    /// The level a 2025-11-25 session set with `logging/setLevel` (`None`: no log messages).
+    session_log_level: Arc<Mutex<Option<LoggingLevel>>>,
 }
 
 impl WardenMcp {
     /// A handler over `state`.
     pub(crate) fn new(state: Arc<McpState>) -> Self {
-        WardenMcp { state }
+        WardenMcp { state, session_log_level: Arc::new(Mutex::new(None)) }
+    }
+
+    /// The minimum log level this request's client asked for.
+    fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        if rounds::is_stateless(context) {
+            context.meta.log_level()
+        } else {
+            *self.session_log_level.lock().unwrap_or_else(PoisonError::into_inner)
+        }
     }
 }
 
@@ -108,24 +158,55 @@ fn caller(context: &RequestContext<RoleServer>) -> Result<Identity, ErrorData> {
         .ok_or_else(|| ErrorData::internal_error("request reached the MCP handler without an identity", None))
 }
 
-fn to_mcp_tool(t: &ToolRef) -> Tool {
-    let served = t.tool();
-    let mut tool = Tool::new(served.name.clone(), served.description.clone(), served.input_schema.clone());
-    if let Some(title) = &served.title {
-        tool = tool.with_title(title.clone());
+/// A list cursor: `after:<last key of the previous page>`.
+const CURSOR_PREFIX: &str = "after:";
+
+/// The key after which a list page starts.
+fn page_start(request: Option<PaginatedRequestParams>) -> Result<Option<String>, ErrorData> {
+    match request.and_then(|r| r.cursor) {
+        None => Ok(None),
+        Some(c) => match c.strip_prefix(CURSOR_PREFIX) {
+            Some(key) => Ok(Some(key.to_owned())),
+            None => Err(ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
+        },
     }
-    if let Some(output) = &served.output_schema {
-        tool = tool.with_raw_output_schema(output.clone());
+}
+
+/// Cuts `items` (already after the cursor, in key order) to one page; the cursor for the next.
+fn paginate<T>(mut items: Vec<T>, page_size: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    if items.len() > page_size {
+        items.truncate(page_size);
+        let next = items.last().map(|t| format!("{CURSOR_PREFIX}{}", key(t)));
+        return (items, next);
     }
-    tool
+    (items, None)
 }
 
 impl ServerHandler for WardenMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+        let offers = self.state.offers();
+        let mut caps = ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build();
+        if offers.prompts {
+            caps.prompts =
+                ServerCapabilities::builder().enable_prompts().enable_prompts_list_changed().build().prompts;
+        }
+        if offers.resources {
+            caps.resources = ServerCapabilities::builder()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .build()
+                .resources;
+        }
+        if offers.prompts || offers.resources {
+            caps.completions = ServerCapabilities::builder().enable_completions().build().completions;
+        }
+        if offers.v0_2 {
+            caps.logging = ServerCapabilities::builder().enable_logging().build().logging;
+        }
+        ServerConfig::new(caps)
             .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "Tools are served as <plugin>.<tool>; each runs in its own WebAssembly sandbox.",
+                "Tools and prompts are served as <plugin>.<name>; each request runs in its own WebAssembly sandbox.",
             )
     }
 
@@ -134,29 +215,7 @@ impl ServerHandler for WardenMcp {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let caller = caller(&context)?;
-        let after = match request.and_then(|r| r.cursor) {
-            None => None,
-            Some(c) => match c.strip_prefix(CURSOR_PREFIX) {
-                Some(name) => Some(name.to_owned()),
-                None => return Err(ErrorData::invalid_params(format!("invalid cursor {c:?}"), None)),
-            },
-        };
-        let snapshot = self.state.registry.snapshot();
-        let mut page: Vec<Tool> = snapshot
-            .tools()
-            .filter(|t| after.as_deref().is_none_or(|a| t.tool().name.as_str() > a))
-            .filter(|t| self.state.may_use(&caller, t))
-            .take(self.state.page_size + 1)
-            .map(|t| to_mcp_tool(&t))
-            .collect();
-        let mut result = ListToolsResult::default();
-        if page.len() > self.state.page_size {
-            page.truncate(self.state.page_size);
-            result.next_cursor = page.last().map(|t| format!("{CURSOR_PREFIX}{}", t.name));
-        }
-        result.tools = page;
-        Ok(result)
+        tools::list(&self.state, request, &caller(&context)?)
     }
 
     async fn call_tool(
@@ -166,115 +225,84 @@ impl ServerHandler for WardenMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let _running = Running::start(&self.state.in_flight);
         let caller = caller(&context)?;
-        let telemetry = &self.state.telemetry;
-        let snapshot = self.state.registry.snapshot();
-        let unknown = || ErrorData::invalid_params(format!("unknown tool: {:?}", request.name), None);
-        let Some(tool_ref) = snapshot.tool(&request.name) else {
-            let mut e = call_event("tool.refused", "refused", &caller, &request.name);
-            e.reason = Some("unknown tool".into());
-            telemetry.audit.record(&e);
-            return Err(unknown());
-        };
-        drop(snapshot);
-        let tool = tool_ref.tool();
-        let team = tool_ref.plugin.manifest.team.clone();
-        if !self.state.teams.admits(&caller, team.as_deref()) {
-            // Answered exactly like an unknown tool: another team's tools are not even confirmed
-            // to exist.
-            let mut e = call_event("tool.refused", "refused", &caller, &tool.name);
-            e.team = team;
-            e.reason = Some("the caller is not a member of the tool's team".into());
-            telemetry.audit.record(&e);
-            telemetry.metrics.tool_call(&tool.name, "refused", None);
-            return Err(unknown());
+        tools::call(&self.state, request, &context, &caller, self.log_level(&context)).await
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        resources::list(&self.state, request, &caller(&context)?)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        resources::list_templates(&self.state, request, &caller(&context)?)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let _running = Running::start(&self.state.in_flight);
+        let caller = caller(&context)?;
+        resources::read(&self.state, request, &context, &caller, self.log_level(&context)).await
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        prompts::list(&self.state, request, &caller(&context)?)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let _running = Running::start(&self.state.in_flight);
+        let caller = caller(&context)?;
+        prompts::get(&self.state, request, &context, &caller, self.log_level(&context)).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let _running = Running::start(&self.state.in_flight);
+        prompts::complete(&self.state, request, &caller(&context)?).await
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if rounds::is_stateless(&context) {
+            // 2026-07-28 removed logging/setLevel: the level comes with each request's _meta.
+            return Err(ErrorData::method_not_found::<rmcp::model::SetLevelRequestMethod>());
         }
-        if !self.state.holds_scopes(&caller, &tool_ref) {
-            // The HTTP layer answers this with 403 and a step-up challenge first; this is the
-            // backstop for any path that reaches the handler without passing it.
-            let mut e = call_event("tool.refused", "refused", &caller, &tool.name);
-            e.team = team;
-            e.reason = Some(format!("insufficient scope: needs {}", tool.grant.scopes.join(" ")));
-            telemetry.audit.record(&e);
-            telemetry.metrics.tool_call(&tool.name, "refused", None);
-            return Err(ErrorData::invalid_request(
-                format!("insufficient scope: {} needs {}", tool.name, tool.grant.scopes.join(" ")),
-                None,
-            ));
-        }
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let argument_names: Vec<String> =
-            arguments.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        if let Err(problem) = tool.check_arguments(&arguments) {
-            let mut e = call_event("tool.refused", "invalid_arguments", &caller, &tool.name);
-            e.team = team;
-            e.arguments = Some(argument_names);
-            // Not the validator's message: it may quote an argument value.
-            e.reason = Some("the arguments do not match the tool's input schema".into());
-            telemetry.audit.record(&e);
-            telemetry.metrics.tool_call(&tool.name, "invalid_arguments", None);
-            // MCP 2025-11-25: input validation errors are tool errors, so the model can correct itself.
-            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "invalid arguments for {}: {problem}",
-                tool.name
-            ))])
-            .into());
-        }
-        let started = Instant::now();
-        let outcome =
-            tool_ref.plugin.call(&self.state.runtime, &tool.local_name, arguments.to_string(), &caller).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        // Host-side reasons only: a plugin's own error text may echo argument values.
-        let failure = outcome.as_ref().err().map(|e| match e {
-            crate::plugins::CallError::Tool(_) => "the tool reported an error".to_owned(),
-            other => other.to_string(),
-        });
-        let busy = matches!(outcome, Err(crate::plugins::CallError::Busy));
-        let result = results::to_call_result(tool, outcome);
-        let failed = result.is_error == Some(true);
-        let outcome = match (busy, failed) {
-            (true, _) => "busy",
-            (false, true) => "error",
-            (false, false) => "ok",
-        };
-        tracing::info!(
-            tool = %tool.name,
-            plugin_sha256 = %tool_ref.plugin.sha256,
-            subject = %caller.data().subject,
-            outcome,
-            duration_ms = elapsed * 1e3,
-            "tool called"
-        );
-        telemetry.metrics.tool_call(&tool.name, outcome, Some(elapsed));
-        let mut e = call_event("tool.called", outcome, &caller, &tool.name);
-        e.team = team;
-        e.plugin = Some(tool_ref.plugin.manifest.namespace());
-        e.plugin_sha256 = Some(tool_ref.plugin.sha256.clone());
-        e.db_user = self.state.database_user(&caller, &tool_ref);
-        e.arguments = Some(argument_names);
-        e.reason = failure;
-        e.duration_ms = Some(elapsed * 1e3);
-        telemetry.audit.record(&e);
-        Ok(result.into())
+        *self.session_log_level.lock().unwrap_or_else(PoisonError::into_inner) = Some(request.level);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(subscriptions::accepted(requested))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        subscriptions::listen(&self.state, context).await
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let mut changes = self.state.registry.subscribe();
-        let peer = context.peer;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    changed = changes.changed() => {
-                        if changed.is_err() || peer.notify_tool_list_changed().await.is_err() {
-                            return;
-                        }
-                    }
-                    () = tokio::time::sleep(NOTIFIER_LIVENESS_CHECK) => {
-                        if peer.is_transport_closed() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
+        subscriptions::notify_session(&self.state, context);
     }
 }

@@ -1,4 +1,8 @@
-//! Per-call store state and the host side of the plugin's imports (log, database).
+//! Per-call store state and the host side of the plugin's imports: log and database (0.1),
+//! context and database (0.2).
+// MCP logging is deprecated (SEP-2577) but still part of the 2026-07-28 protocol, which
+// this host serves.
+#![allow(deprecated)]
 
 use std::time::Instant;
 
@@ -6,8 +10,10 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::warden::plugin::{database, log};
-use crate::db::{CallSession, DbError, Rows, SqlValue};
+use super::bindings::v0_1::warden::plugin::log;
+use super::bindings::{v0_1, v0_2};
+use super::events::{CallEvents, LogLevel};
+use crate::db::CallSession;
 
 /// Longest log line a plugin may write; longer ones are cut.
 const MAX_LOG_LINE: usize = 2048;
@@ -19,6 +25,11 @@ const MAX_LOG_LINES: u32 = 64;
 #[derive(Debug)]
 pub struct QueryHandle;
 
+/// The running request lent to a 0.2 plugin (progress, log, cancellation). It holds nothing:
+/// what it sends goes through the store's [`CallEvents`].
+#[derive(Debug)]
+pub struct CallContext;
+
 /// Everything a plugin's store holds for one call. Dropped with the store when the call ends,
 /// so nothing survives between calls or callers.
 pub struct StoreState {
@@ -29,6 +40,7 @@ pub struct StoreState {
     plugin: String,
     log_lines: u32,
     db: Option<CallSession>,
+    events: Option<CallEvents>,
 }
 
 impl StoreState {
@@ -50,6 +62,33 @@ impl StoreState {
             plugin: plugin.to_owned(),
             log_lines: 0,
             db: None,
+            events: None,
+        }
+    }
+
+    /// Lends the running request's context (0.2), backed by `events`.
+    pub fn lend_call_context(&mut self, events: CallEvents) -> wasmtime::Result<Resource<CallContext>> {
+        self.events = Some(events);
+        Ok(self.table.push(CallContext)?)
+    }
+
+    /// Writes one plugin log line to Warden's log, within the per-call line cap.
+    fn host_log(&mut self, level: LogLevel, message: &str) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin log limit reached; dropping further lines of this call");
+            }
+            return;
+        }
+        let message = truncate(message, MAX_LOG_LINE);
+        let plugin = self.plugin.as_str();
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
+            LogLevel::Info | LogLevel::Notice => tracing::info!(target: "plugin", plugin, "{message}"),
+            LogLevel::Warning => tracing::warn!(target: "plugin", plugin, "{message}"),
+            LogLevel::Error => tracing::error!(target: "plugin", plugin, "{message}"),
         }
     }
 
@@ -77,22 +116,72 @@ impl WasiView for StoreState {
 
 impl log::Host for StoreState {
     async fn log(&mut self, level: log::Level, message: String) {
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES {
-            if self.log_lines == MAX_LOG_LINES + 1 {
-                tracing::warn!(plugin = %self.plugin, "plugin log limit reached; dropping further lines of this call");
-            }
-            return;
+        let level = match level {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warning,
+            log::Level::Error => LogLevel::Error,
+        };
+        self.host_log(level, &message);
+    }
+}
+
+impl v0_2::warden::plugin::context::Host for StoreState {}
+
+impl v0_2::warden::plugin::context::HostCallContext for StoreState {
+    async fn progress(
+        &mut self,
+        _cx: Resource<CallContext>,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) {
+        if let Some(events) = self.events.as_mut() {
+            events.progress(progress, total, message.map(|m| truncate(&m, MAX_LOG_LINE).to_owned()));
         }
-        let message = truncate(&message, MAX_LOG_LINE);
-        let plugin = self.plugin.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
+    }
+
+    async fn log(
+        &mut self,
+        _cx: Resource<CallContext>,
+        level: v0_2::warden::plugin::context::Level,
+        logger: Option<String>,
+        message: String,
+    ) {
+        use v0_2::warden::plugin::context::Level as L;
+        let mcp_level = match level {
+            L::Debug => rmcp::model::LoggingLevel::Debug,
+            L::Info => rmcp::model::LoggingLevel::Info,
+            L::Notice => rmcp::model::LoggingLevel::Notice,
+            L::Warning => rmcp::model::LoggingLevel::Warning,
+            L::Error => rmcp::model::LoggingLevel::Error,
+            L::Critical => rmcp::model::LoggingLevel::Critical,
+            L::Alert => rmcp::model::LoggingLevel::Alert,
+            L::Emergency => rmcp::model::LoggingLevel::Emergency,
+        };
+        let host_level = match level {
+            L::Debug => LogLevel::Debug,
+            L::Info => LogLevel::Info,
+            L::Notice => LogLevel::Notice,
+            L::Warning => LogLevel::Warning,
+            _ => LogLevel::Error,
+        };
+        self.host_log(host_level, &message);
+        let message = truncate(&message, MAX_LOG_LINE).to_owned();
+        let logger = logger.map(|l| truncate(&l, 128).to_owned());
+        if let Some(events) = self.events.as_mut() {
+            events.log(mcp_level, logger, message);
         }
+    }
+
+    async fn is_cancelled(&mut self, _cx: Resource<CallContext>) -> bool {
+        self.events.as_ref().is_some_and(CallEvents::is_cancelled)
+    }
+
+    async fn drop(&mut self, cx: Resource<CallContext>) -> wasmtime::Result<()> {
+        self.table.delete(cx)?;
+        Ok(())
     }
 }
 
@@ -109,79 +198,102 @@ fn truncate(s: &str, max: usize) -> &str {
 
 const NO_DATABASE: &str = "this server has no database configured (database.enabled = false)";
 
-impl database::Host for StoreState {}
+/// Implements one contract version's `database` interface over the store's [`CallSession`]
+/// (the versions' generated types have the same shape).
+macro_rules! database_host {
+    () => {
+        impl database::Host for StoreState {}
 
-impl database::HostQueryHandle for StoreState {
-    async fn query(
-        &mut self,
-        _handle: Resource<QueryHandle>,
-        sql: String,
-        params: Vec<database::Value>,
-    ) -> Result<database::Rows, database::DbError> {
-        let Some(session) = self.db.as_mut() else {
-            return Err(database::DbError::Unavailable(NO_DATABASE.into()));
-        };
-        let params = params.into_iter().map(from_wit).collect();
-        session.query(&sql, params).await.map(to_wit_rows).map_err(to_wit_error)
-    }
+        impl database::HostQueryHandle for StoreState {
+            async fn query(
+                &mut self,
+                _handle: Resource<QueryHandle>,
+                sql: String,
+                params: Vec<database::Value>,
+            ) -> Result<database::Rows, database::DbError> {
+                let Some(session) = self.db.as_mut() else {
+                    return Err(database::DbError::Unavailable(NO_DATABASE.into()));
+                };
+                let params = params.into_iter().map(from_wit).collect();
+                session.query(&sql, params).await.map(to_wit_rows).map_err(to_wit_error)
+            }
 
-    async fn execute(
-        &mut self,
-        _handle: Resource<QueryHandle>,
-        sql: String,
-        params: Vec<database::Value>,
-    ) -> Result<u64, database::DbError> {
-        let Some(session) = self.db.as_mut() else {
-            return Err(database::DbError::Unavailable(NO_DATABASE.into()));
-        };
-        let params = params.into_iter().map(from_wit).collect();
-        session.execute(&sql, params).await.map_err(to_wit_error)
-    }
+            async fn execute(
+                &mut self,
+                _handle: Resource<QueryHandle>,
+                sql: String,
+                params: Vec<database::Value>,
+            ) -> Result<u64, database::DbError> {
+                let Some(session) = self.db.as_mut() else {
+                    return Err(database::DbError::Unavailable(NO_DATABASE.into()));
+                };
+                let params = params.into_iter().map(from_wit).collect();
+                session.execute(&sql, params).await.map_err(to_wit_error)
+            }
 
-    async fn drop(&mut self, handle: Resource<QueryHandle>) -> wasmtime::Result<()> {
-        self.table.delete(handle)?;
-        Ok(())
-    }
+            async fn drop(&mut self, handle: Resource<QueryHandle>) -> wasmtime::Result<()> {
+                self.table.delete(handle)?;
+                Ok(())
+            }
+        }
+
+        fn from_wit(v: database::Value) -> SqlValue {
+            match v {
+                database::Value::Null => SqlValue::Null,
+                database::Value::Boolean(b) => SqlValue::Bool(b),
+                database::Value::Int(i) => SqlValue::Int(i),
+                database::Value::Float(f) => SqlValue::Float(f),
+                database::Value::Text(s) => SqlValue::Text(s),
+                database::Value::Bytes(b) => SqlValue::Bytes(b),
+            }
+        }
+
+        fn to_wit_value(v: SqlValue) -> database::Value {
+            match v {
+                SqlValue::Null => database::Value::Null,
+                SqlValue::Bool(b) => database::Value::Boolean(b),
+                SqlValue::Int(i) => database::Value::Int(i),
+                SqlValue::Float(f) => database::Value::Float(f),
+                SqlValue::Text(s) => database::Value::Text(s),
+                SqlValue::Bytes(b) => database::Value::Bytes(b),
+            }
+        }
+
+        fn to_wit_rows(rows: Rows) -> database::Rows {
+            database::Rows {
+                columns: rows.columns,
+                rows: rows.rows.into_iter().map(|r| r.into_iter().map(to_wit_value).collect()).collect(),
+                truncated: rows.truncated,
+            }
+        }
+
+        fn to_wit_error(e: DbError) -> database::DbError {
+            match e {
+                DbError::NotPermitted(m) => database::DbError::NotPermitted(m),
+                DbError::Denied(m) => database::DbError::Denied(m),
+                DbError::Invalid(m) => database::DbError::Invalid(m),
+                DbError::Timeout => database::DbError::Timeout,
+                DbError::Unavailable(m) => database::DbError::Unavailable(m),
+            }
+        }
+    };
 }
 
-impl super::bindings::warden::plugin::types::Host for StoreState {}
-
-fn from_wit(v: database::Value) -> SqlValue {
-    match v {
-        database::Value::Null => SqlValue::Null,
-        database::Value::Boolean(b) => SqlValue::Bool(b),
-        database::Value::Int(i) => SqlValue::Int(i),
-        database::Value::Float(f) => SqlValue::Float(f),
-        database::Value::Text(s) => SqlValue::Text(s),
-        database::Value::Bytes(b) => SqlValue::Bytes(b),
-    }
+/// Contract 0.1's database interface.
+mod database_v0_1 {
+    use super::{NO_DATABASE, QueryHandle, Resource, StoreState};
+    use crate::db::{DbError, Rows, SqlValue};
+    use crate::plugins::bindings::v0_1::warden::plugin::database;
+    database_host!();
 }
 
-fn to_wit_value(v: SqlValue) -> database::Value {
-    match v {
-        SqlValue::Null => database::Value::Null,
-        SqlValue::Bool(b) => database::Value::Boolean(b),
-        SqlValue::Int(i) => database::Value::Int(i),
-        SqlValue::Float(f) => database::Value::Float(f),
-        SqlValue::Text(s) => database::Value::Text(s),
-        SqlValue::Bytes(b) => database::Value::Bytes(b),
-    }
+/// Contract 0.2's database interface.
+mod database_v0_2 {
+    use super::{NO_DATABASE, QueryHandle, Resource, StoreState};
+    use crate::db::{DbError, Rows, SqlValue};
+    use crate::plugins::bindings::v0_2::warden::plugin::database;
+    database_host!();
 }
 
-fn to_wit_rows(rows: Rows) -> database::Rows {
-    database::Rows {
-        columns: rows.columns,
-        rows: rows.rows.into_iter().map(|r| r.into_iter().map(to_wit_value).collect()).collect(),
-        truncated: rows.truncated,
-    }
-}
-
-fn to_wit_error(e: DbError) -> database::DbError {
-    match e {
-        DbError::NotPermitted(m) => database::DbError::NotPermitted(m),
-        DbError::Denied(m) => database::DbError::Denied(m),
-        DbError::Invalid(m) => database::DbError::Invalid(m),
-        DbError::Timeout => database::DbError::Timeout,
-        DbError::Unavailable(m) => database::DbError::Unavailable(m),
-    }
-}
+impl v0_1::warden::plugin::types::Host for StoreState {}
+impl v0_2::warden::plugin::types::Host for StoreState {}

@@ -4,16 +4,26 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rmcp::model::CompletionInfo;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::component::Resource;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
-use super::bindings::warden::plugin::types as wit;
-use super::bindings::{PluginPre, TOOLS_INTERFACE};
-use super::host_state::StoreState;
+use super::bindings::{v0_1, v0_2};
+use super::convert;
+use super::host_state::{QueryHandle, StoreState};
 use super::manifest::{Manifest, ToolGrant, is_valid_tool_name};
+use super::request::{ClientCaps, Outcome, PromptOutput, ReadOutput, Request, ToolOutput};
 use super::runtime::Runtime;
+use super::served::{
+    PromptArgument, ServedPrompt, ServedResource, ServedTemplate, ServedTool, compile_schema, parse_schema,
+};
+use super::uri_template::UriTemplate;
 use crate::db::Grant;
 use crate::shared::DatabaseAccess;
 use crate::shared::Identity;
@@ -44,72 +54,29 @@ pub enum LoadError {
     Mismatch(String),
 }
 
-/// A tool the plugin serves: listed in its manifest and described by the component.
-pub struct ServedTool {
-    /// Local name within the plugin.
-    pub local_name: String,
-    /// Namespaced name served over MCP: `<plugin>.<tool>`.
-    pub name: String,
-    /// Human-readable title.
-    pub title: Option<String>,
-    /// Description for the model.
-    pub description: String,
-    /// JSON Schema of the arguments (an object schema).
-    pub input_schema: Arc<Map<String, Value>>,
-    /// JSON Schema of the structured result.
-    pub output_schema: Option<Arc<Map<String, Value>>>,
-    /// What the caller must hold.
-    pub grant: ToolGrant,
-    input_validator: jsonschema::Validator,
-    output_validator: Option<jsonschema::Validator>,
+/// The contract a component was built against, with its pre-instantiated form.
+enum Contract {
+    /// `warden:plugin@0.1.x`: tools returning JSON text.
+    V0_1(v0_1::PluginPre<StoreState>),
+    /// `warden:plugin@0.2.x`: the whole MCP server surface.
+    V0_2(v0_2::PluginPre<StoreState>),
 }
 
-impl ServedTool {
-    /// Checks `arguments` against the input schema; the error names the offending field.
-    pub fn check_arguments(&self, arguments: &Value) -> Result<(), SchemaViolation> {
-        first_error(&self.input_validator, arguments)
-    }
-
-    /// Checks a structured result against the output schema, if there is one.
-    pub fn check_output(&self, output: &Value) -> Result<(), SchemaViolation> {
-        match &self.output_validator {
-            Some(v) => first_error(v, output),
-            None => Ok(()),
-        }
-    }
+/// Which contract a component exports (from its export names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractVersion {
+    /// 0.1.x.
+    V0_1,
+    /// 0.2.x.
+    V0_2,
 }
 
-/// A value that breaks a tool's schema, naming where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{at}: {reason}")]
-pub struct SchemaViolation {
-    /// `field /path/to/it`, or `the arguments` for the value as a whole.
-    pub at: String,
-    /// What the schema says is wrong.
-    pub reason: String,
-}
-
-/// Why a schema a component describes is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SchemaError {
-    /// The text is JSON, but not an object.
-    #[error("is not a JSON object")]
-    NotAnObject,
-    /// The text is not JSON.
-    #[error("is not valid JSON: {0}")]
-    NotJson(String),
-    /// The object is not a JSON Schema the validator can compile.
-    #[error("is not a usable JSON Schema: {0}")]
-    Unusable(String),
-}
-
-fn first_error(validator: &jsonschema::Validator, value: &Value) -> Result<(), SchemaViolation> {
-    match validator.iter_errors(value).next() {
-        None => Ok(()),
-        Some(e) => {
-            let path = e.instance_path().to_string();
-            let at = if path.is_empty() { "the arguments".to_owned() } else { format!("field {path}") };
-            Err(SchemaViolation { at, reason: e.to_string() })
+impl ContractVersion {
+    /// `0.1` or `0.2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractVersion::V0_1 => "0.1",
+            ContractVersion::V0_2 => "0.2",
         }
     }
 }
@@ -122,9 +89,15 @@ pub struct LoadedPlugin {
     pub sha256: String,
     /// Tools served, sorted by name.
     pub tools: Vec<ServedTool>,
-    /// Tools the component describes but the manifest does not list (not served).
+    /// Fixed-URI resources served, sorted by URI.
+    pub resources: Vec<ServedResource>,
+    /// Resource templates served, sorted by template.
+    pub templates: Vec<ServedTemplate>,
+    /// Prompts served, sorted by name.
+    pub prompts: Vec<ServedPrompt>,
+    /// What the component offers but the manifest does not list (not served), e.g. `tool "x"`.
     pub unlisted: Vec<String>,
-    pre: PluginPre<StoreState>,
+    contract: Contract,
 }
 
 /// How a call failed. `Display` is the short reason shown to the MCP client.
@@ -156,6 +129,12 @@ pub enum CallError {
         /// Limit.
         limit: usize,
     },
+    /// The client cancelled the request or went away; the instance was stopped.
+    #[error("the request was cancelled")]
+    Cancelled,
+    /// The plugin returned something the protocol cannot carry.
+    #[error("the plugin returned an unusable answer: {0}")]
+    Unusable(String),
     /// The plugin returned its own error.
     #[error("{0}")]
     Tool(ToolFailure),
@@ -173,15 +152,79 @@ pub enum ToolFailure {
     /// The plugin refused the caller.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// No such resource or prompt.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request needs client capabilities the client did not declare.
+    #[error("the client lacks a capability this needs")]
+    MissingCapabilities(ClientCaps),
     /// The plugin failed.
     #[error("{0}")]
     Failed(String),
 }
 
+/// A fresh store for one request, holding its instance slot and the lent handles.
+struct Prepared {
+    _slot: OwnedSemaphorePermit,
+    store: Store<StoreState>,
+    db: Option<Resource<QueryHandle>>,
+}
+
+impl Prepared {
+    fn db(&self) -> Option<Resource<QueryHandle>> {
+        self.db.as_ref().map(|r| Resource::new_borrow(r.rep()))
+    }
+
+    /// Ends the request's database session (committing if `ok`).
+    async fn finish(mut self, ok: bool) {
+        if let Some(session) = self.store.data_mut().take_db_session() {
+            session.finish(ok).await;
+        }
+    }
+}
+
+fn failure_v0_2(e: v0_2::warden::plugin::types::PluginError) -> CallError {
+    use v0_2::warden::plugin::types::PluginError as E;
+    CallError::Tool(match e {
+        E::InvalidArguments(m) => ToolFailure::InvalidArguments(m),
+        E::Forbidden(m) => ToolFailure::Forbidden(m),
+        E::NotFound(m) => ToolFailure::NotFound(m),
+        E::MissingClientCapabilities(caps) => ToolFailure::MissingCapabilities(convert::caps_from_wit(caps)),
+        E::Failed(m) => ToolFailure::Failed(m),
+    })
+}
+
+/// Checks an answer's size against the plugin's output limit.
+fn within_limit<T: serde::Serialize>(value: T, limit: usize) -> Result<T, CallError> {
+    let size = serde_json::to_vec(&value).map_or(usize::MAX, |v| v.len());
+    if size > limit {
+        return Err(CallError::OutputTooLarge { size, limit });
+    }
+    Ok(value)
+}
+
+fn wit_request<'r>(
+    request: &'r Request<'_>,
+    responses: &'r [(String, String)],
+) -> v0_2::warden::plugin::types::Request {
+    v0_2::warden::plugin::types::Request {
+        caller: convert::identity(request.caller),
+        client_capabilities: convert::caps_to_wit(request.client),
+        input_responses: responses
+            .iter()
+            .map(|(key, json)| v0_2::warden::plugin::types::InputResponse {
+                key: key.clone(),
+                result_json: json.clone(),
+            })
+            .collect(),
+        state: request.state.clone(),
+    }
+}
+
 impl LoadedPlugin {
     /// Compiles (or loads from cache) `wasm`, checks the contract, pre-instantiates it, calls
-    /// `describe`, and reconciles the described tools with `manifest`. Returns the plugin and
-    /// warnings for the operator.
+    /// `describe`, and reconciles what the component offers with `manifest`. Returns the plugin
+    /// and warnings for the operator.
     pub async fn load(
         runtime: &Runtime,
         manifest: Manifest,
@@ -201,48 +244,120 @@ impl LoadedPlugin {
             .await
             .map_err(|e| LoadError::Compile(format!("the compiler task failed: {e}")))?
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        check_contract(&component, &runtime.engine)?;
+        let version = check_contract(&component, &runtime.engine)?;
         let instance_pre =
             runtime.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| {
+        let shape = |export: &str, e: wasmtime::Error| {
             LoadError::Contract(format!(
-                "the component does not export {TOOLS_INTERFACE} in the expected shape: {e:#}"
+                "the component does not export {export} in the expected shape: {e:#}"
             ))
-        })?;
+        };
+        let contract = match version {
+            ContractVersion::V0_1 => {
+                Contract::V0_1(v0_1::PluginPre::new(instance_pre).map_err(|e| shape(v0_1::EXPORT, e))?)
+            }
+            ContractVersion::V0_2 => {
+                Contract::V0_2(v0_2::PluginPre::new(instance_pre).map_err(|e| shape(v0_2::EXPORT, e))?)
+            }
+        };
 
-        let mut plugin = LoadedPlugin { manifest, sha256, tools: Vec::new(), unlisted: Vec::new(), pre };
-        let specs = plugin.describe(runtime).await?;
-        let warnings = plugin.reconcile(specs)?;
+        let mut plugin = LoadedPlugin {
+            manifest,
+            sha256,
+            tools: Vec::new(),
+            resources: Vec::new(),
+            templates: Vec::new(),
+            prompts: Vec::new(),
+            unlisted: Vec::new(),
+            contract,
+        };
+        let offer = plugin.describe(runtime).await?;
+        let warnings = plugin.reconcile(offer)?;
         Ok((plugin, warnings))
     }
 
-    async fn describe(&self, runtime: &Runtime) -> Result<Vec<wit::ToolSpec>, LoadError> {
-        let mut store = self.new_store(runtime).map_err(|e| LoadError::Describe(e.to_string()))?;
-        let run = async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            plugin.warden_plugin_tools().call_describe(&mut store).await
-        };
-        self.run_limited(run).await.map_err(|e| LoadError::Describe(e.to_string()))
+    /// The contract version the component was built against.
+    pub fn contract_version(&self) -> ContractVersion {
+        match self.contract {
+            Contract::V0_1(_) => ContractVersion::V0_1,
+            Contract::V0_2(_) => ContractVersion::V0_2,
+        }
     }
 
-    /// Runs a guest call under this plugin's wall-time limit, mapping traps to short reasons.
-    async fn run_limited<T>(&self, run: impl Future<Output = wasmtime::Result<T>>) -> Result<T, CallError> {
+    async fn describe(&self, runtime: &Runtime) -> Result<v0_2::warden::plugin::types::Offer, LoadError> {
+        let describe_error = |e: CallError| LoadError::Describe(e.to_string());
+        let mut store = self.new_store(runtime).map_err(|e| LoadError::Describe(e.to_string()))?;
+        match &self.contract {
+            Contract::V0_1(pre) => {
+                let run = async {
+                    let plugin = pre.instantiate_async(&mut store).await?;
+                    plugin.warden_plugin_tools().call_describe(&mut store).await
+                };
+                let specs = self.run_limited(run, None).await.map_err(describe_error)?;
+                Ok(v0_2::warden::plugin::types::Offer {
+                    tools: specs
+                        .into_iter()
+                        .map(|t| v0_2::warden::plugin::types::ToolSpec {
+                            name: t.name,
+                            title: t.title,
+                            description: t.description,
+                            input_schema: t.input_schema,
+                            output_schema: t.output_schema,
+                        })
+                        .collect(),
+                    resources: Vec::new(),
+                    resource_templates: Vec::new(),
+                    prompts: Vec::new(),
+                })
+            }
+            Contract::V0_2(pre) => {
+                let run = async {
+                    let plugin = pre.instantiate_async(&mut store).await?;
+                    plugin.warden_plugin_server().call_describe(&mut store).await
+                };
+                self.run_limited(run, None).await.map_err(describe_error)
+            }
+        }
+    }
+
+    /// Runs a guest call under this plugin's wall-time limit, mapping traps to short reasons;
+    /// `cancel` (when given) stops it early.
+    async fn run_limited<T>(
+        &self,
+        run: impl Future<Output = wasmtime::Result<T>>,
+        cancel: Option<&tokio_util::sync::CancellationToken>,
+    ) -> Result<T, CallError> {
         let timeout_ms = self.manifest.limits.timeout_ms;
-        match tokio::time::timeout(Duration::from_millis(timeout_ms) + TIMEOUT_GRACE, run).await {
+        let limited = tokio::time::timeout(Duration::from_millis(timeout_ms) + TIMEOUT_GRACE, run);
+        let outcome = match cancel {
+            None => limited.await,
+            Some(token) => tokio::select! {
+                outcome = limited => outcome,
+                () = token.cancelled() => return Err(CallError::Cancelled),
+            },
+        };
+        match outcome {
             Err(_) => Err(CallError::Timeout(timeout_ms)),
             Ok(Err(e)) => Err(classify(e, &self.manifest)),
             Ok(Ok(value)) => Ok(value),
         }
     }
 
-    /// Keeps the tools both the manifest and the component name; refuses tools the manifest lists
-    /// that the component lacks; warns about (and does not serve) described-but-unlisted tools.
-    fn reconcile(&mut self, specs: Vec<wit::ToolSpec>) -> Result<Vec<String>, LoadError> {
-        let plugin = self.manifest.namespace();
-        let mismatch = |m: String| LoadError::Mismatch(m);
+    /// Keeps what both the manifest and the component name; refuses what the manifest lists but
+    /// the component lacks; warns about (and does not serve) what is offered but not listed.
+    fn reconcile(&mut self, offer: v0_2::warden::plugin::types::Offer) -> Result<Vec<String>, LoadError> {
+        let mismatch = LoadError::Mismatch;
         let mut warnings = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for spec in specs {
+        let unlisted = |kind: &str, name: &str, warnings: &mut Vec<String>, list: &mut Vec<String>| {
+            warnings.push(format!(
+                "{kind} {name:?} is offered by the component but not listed in the manifest, so it is not served"
+            ));
+            list.push(format!("{kind} {name:?}"));
+        };
+        let mut unlisted_names = Vec::new();
+
+        let mut seen = BTreeSet::new();
+        for spec in offer.tools {
             if !is_valid_tool_name(&spec.name) {
                 return Err(mismatch(format!(
                     "the component describes a tool named {:?}, which is not a valid tool name ([A-Za-z0-9_-], 1-64 characters)",
@@ -253,11 +368,7 @@ impl LoadedPlugin {
                 return Err(mismatch(format!("the component describes tool {:?} twice", spec.name)));
             }
             let Some(grant) = self.manifest.tools.get(&spec.name).cloned() else {
-                warnings.push(format!(
-                    "tool {:?} is offered by the component but not listed in the manifest, so it is not served",
-                    spec.name
-                ));
-                self.unlisted.push(spec.name);
+                unlisted("tool", &spec.name, &mut warnings, &mut unlisted_names);
                 continue;
             };
             let input_schema = parse_schema(&spec.input_schema)
@@ -281,7 +392,7 @@ impl LoadedPlugin {
                 }
             };
             self.tools.push(ServedTool {
-                name: format!("{plugin}.{}", spec.name),
+                name: self.manifest.served_name(&spec.name),
                 local_name: spec.name,
                 title: spec.title,
                 description: spec.description,
@@ -292,14 +403,101 @@ impl LoadedPlugin {
                 output_validator,
             });
         }
-        let missing: Vec<&String> = self.manifest.tools.keys().filter(|t| !seen.contains(*t)).collect();
-        if !missing.is_empty() {
-            return Err(mismatch(format!(
-                "the manifest lists tool(s) {} that the component does not offer; remove them from the manifest or rebuild the plugin",
-                missing.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
-            )));
+        missing("tool", &self.manifest.tools, &seen)?;
+
+        let mut seen = BTreeSet::new();
+        for spec in offer.resources {
+            if !seen.insert(spec.uri.clone()) {
+                return Err(mismatch(format!("the component describes resource {:?} twice", spec.uri)));
+            }
+            let Some(grant) = self.manifest.resources.get(&spec.uri).cloned() else {
+                unlisted("resource", &spec.uri, &mut warnings, &mut unlisted_names);
+                continue;
+            };
+            self.resources.push(ServedResource {
+                uri: spec.uri,
+                name: spec.name,
+                title: spec.title,
+                description: spec.description,
+                mime_type: spec.mime_type,
+                grant,
+            });
         }
+        missing("resource", &self.manifest.resources, &seen)?;
+
+        let mut seen = BTreeSet::new();
+        for spec in offer.resource_templates {
+            if !seen.insert(spec.uri_template.clone()) {
+                return Err(mismatch(format!(
+                    "the component describes resource template {:?} twice",
+                    spec.uri_template
+                )));
+            }
+            let Some(grant) = self.manifest.resource_templates.get(&spec.uri_template).cloned() else {
+                unlisted("resource template", &spec.uri_template, &mut warnings, &mut unlisted_names);
+                continue;
+            };
+            let template = UriTemplate::parse(&spec.uri_template)
+                .map_err(|e| mismatch(format!("resource template: {e}")))?;
+            self.templates.push(ServedTemplate {
+                template,
+                name: spec.name,
+                title: spec.title,
+                description: spec.description,
+                mime_type: spec.mime_type,
+                grant,
+            });
+        }
+        missing("resource template", &self.manifest.resource_templates, &seen)?;
+
+        let mut seen = BTreeSet::new();
+        for spec in offer.prompts {
+            if !is_valid_tool_name(&spec.name) {
+                return Err(mismatch(format!(
+                    "the component describes a prompt named {:?}, which is not a valid name ([A-Za-z0-9_-], 1-64 characters)",
+                    spec.name
+                )));
+            }
+            if !seen.insert(spec.name.clone()) {
+                return Err(mismatch(format!("the component describes prompt {:?} twice", spec.name)));
+            }
+            let Some(grant) = self.manifest.prompts.get(&spec.name).cloned() else {
+                unlisted("prompt", &spec.name, &mut warnings, &mut unlisted_names);
+                continue;
+            };
+            let mut argument_names = BTreeSet::new();
+            for a in &spec.arguments {
+                if a.name.is_empty() || !argument_names.insert(a.name.clone()) {
+                    return Err(mismatch(format!(
+                        "prompt {:?}: argument name {:?} is empty or repeated",
+                        spec.name, a.name
+                    )));
+                }
+            }
+            self.prompts.push(ServedPrompt {
+                name: self.manifest.served_name(&spec.name),
+                local_name: spec.name,
+                title: spec.title,
+                description: spec.description,
+                arguments: spec
+                    .arguments
+                    .into_iter()
+                    .map(|a| PromptArgument {
+                        name: a.name,
+                        description: a.description,
+                        required: a.required,
+                    })
+                    .collect(),
+                grant,
+            });
+        }
+        missing("prompt", &self.manifest.prompts, &seen)?;
+
+        self.unlisted = unlisted_names;
         self.tools.sort_by(|a, b| a.name.cmp(&b.name));
+        self.resources.sort_by(|a, b| a.uri.cmp(&b.uri));
+        self.templates.sort_by(|a, b| a.template.as_str().cmp(b.template.as_str()));
+        self.prompts.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(warnings)
     }
 
@@ -326,61 +524,279 @@ impl LoadedPlugin {
         Ok(store)
     }
 
-    /// Runs `tool` (local name) with already-validated `arguments_json` for `caller`, in a fresh
-    /// store with this plugin's limits. Returns the plugin's JSON result text.
-    pub async fn call(
-        &self,
-        runtime: &Runtime,
-        tool: &str,
-        arguments_json: String,
-        caller: &Identity,
-    ) -> Result<String, CallError> {
-        let _slot = runtime.acquire_slot().await.ok_or(CallError::Busy)?;
-        let limits = self.manifest.limits;
+    /// Takes an instance slot and builds the store, lending the database when granted.
+    async fn prepare(&self, runtime: &Runtime, caller: &Identity) -> Result<Prepared, CallError> {
+        let slot = runtime.acquire_slot().await.ok_or(CallError::Busy)?;
         let mut store = self.new_store(runtime).map_err(|e| CallError::Internal(e.to_string()))?;
-        let identity = to_wit_identity(caller);
         let grant = match self.manifest.database {
             DatabaseAccess::None => None,
             DatabaseAccess::ReadOnly => Some(Grant::ReadOnly),
             DatabaseAccess::ReadWrite => Some(Grant::ReadWrite),
         };
         let deadline = store.data().deadline;
-        let run = async {
-            let db = match grant {
-                None => None,
-                Some(grant) => {
-                    let session = runtime.database.as_ref().map(|db| db.session(caller, grant, deadline));
-                    Some(store.data_mut().lend_query_handle(session)?)
+        let db = match grant {
+            None => None,
+            Some(grant) => {
+                let session = runtime.database.as_ref().map(|db| db.session(caller, grant, deadline));
+                Some(
+                    store
+                        .data_mut()
+                        .lend_query_handle(session)
+                        .map_err(|e| CallError::Internal(e.to_string()))?,
+                )
+            }
+        };
+        Ok(Prepared { _slot: slot, store, db })
+    }
+
+    /// Runs `tool` (local name) with already-validated `arguments_json` for `caller` in a fresh
+    /// store: the first round, with no client features.
+    pub async fn call(
+        &self,
+        runtime: &Runtime,
+        tool: &str,
+        arguments_json: String,
+        caller: &Identity,
+    ) -> Result<ToolOutput, CallError> {
+        match self
+            .call_tool(runtime, tool, arguments_json, Request::simple(caller, &self.manifest.name))
+            .await?
+        {
+            Outcome::Complete(output) => Ok(output),
+            Outcome::InputRequired(_) => Err(CallError::Unusable("the tool asked for client input".into())),
+        }
+    }
+
+    /// Runs `tool` (local name) with already-validated `arguments_json` for `request`, in a
+    /// fresh store with this plugin's limits.
+    pub async fn call_tool(
+        &self,
+        runtime: &Runtime,
+        tool: &str,
+        arguments_json: String,
+        request: Request<'_>,
+    ) -> Result<Outcome<ToolOutput>, CallError> {
+        let limit = self.manifest.limits.max_output_bytes;
+        let mut p = self.prepare(runtime, request.caller).await?;
+        match &self.contract {
+            Contract::V0_1(pre) => {
+                let identity = to_wit_identity(request.caller);
+                let db = p.db();
+                let cancel = request.events.cancel_token();
+                let store = &mut p.store;
+                let run = async {
+                    let plugin = pre.instantiate_async(&mut *store).await?;
+                    plugin
+                        .warden_plugin_tools()
+                        .call_call(&mut *store, tool, &arguments_json, &identity, db)
+                        .await
+                };
+                let result = self.run_limited(run, Some(&cancel)).await;
+                p.finish(matches!(result, Ok(Ok(_)))).await;
+                match result? {
+                    Ok(text) if text.len() > limit => {
+                        Err(CallError::OutputTooLarge { size: text.len(), limit })
+                    }
+                    Ok(text) => Ok(Outcome::Complete(ToolOutput::Json(text))),
+                    Err(e) => Err(CallError::Tool(match e {
+                        v0_1::warden::plugin::types::ToolError::InvalidArguments(m) => {
+                            ToolFailure::InvalidArguments(m)
+                        }
+                        v0_1::warden::plugin::types::ToolError::Forbidden(m) => ToolFailure::Forbidden(m),
+                        v0_1::warden::plugin::types::ToolError::Failed(m) => ToolFailure::Failed(m),
+                    })),
                 }
-            };
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            let borrowed = db.as_ref().map(|r| wasmtime::component::Resource::new_borrow(r.rep()));
+            }
+            Contract::V0_2(pre) => {
+                let wit_req = wit_request(&request, &request.input_responses);
+                let cancel = request.events.cancel_token();
+                let cx = p
+                    .store
+                    .data_mut()
+                    .lend_call_context(request.events)
+                    .map_err(|e| CallError::Internal(e.to_string()))?;
+                let db = p.db();
+                let store = &mut p.store;
+                let run = async {
+                    let plugin = pre.instantiate_async(&mut *store).await?;
+                    let cx = Resource::new_borrow(cx.rep());
+                    plugin
+                        .warden_plugin_server()
+                        .call_call_tool(&mut *store, tool, &arguments_json, &wit_req, cx, db)
+                        .await
+                };
+                let result = self.run_limited(run, Some(&cancel)).await;
+                p.finish(matches!(result, Ok(Ok(_)))).await;
+                use v0_2::warden::plugin::types::ToolOutcome;
+                match result?.map_err(failure_v0_2)? {
+                    ToolOutcome::Complete(r) => {
+                        let r = convert::tool_result(r).map_err(CallError::Unusable)?;
+                        Ok(Outcome::Complete(ToolOutput::Result(within_limit(r, limit)?)))
+                    }
+                    ToolOutcome::InputRequired(ir) => {
+                        let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
+                        Ok(Outcome::InputRequired(within_limit(needed, limit)?))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads `uri` (one of this plugin's resources or matching one of its templates).
+    pub async fn read_resource(
+        &self,
+        runtime: &Runtime,
+        uri: &str,
+        request: Request<'_>,
+    ) -> Result<Outcome<ReadOutput>, CallError> {
+        let Contract::V0_2(pre) = &self.contract else {
+            return Err(CallError::Internal("a 0.1 plugin serves no resources".into()));
+        };
+        let limit = self.manifest.limits.max_output_bytes;
+        let mut p = self.prepare(runtime, request.caller).await?;
+        let wit_req = wit_request(&request, &request.input_responses);
+        let cancel = request.events.cancel_token();
+        let cx = p
+            .store
+            .data_mut()
+            .lend_call_context(request.events)
+            .map_err(|e| CallError::Internal(e.to_string()))?;
+        let db = p.db();
+        let store = &mut p.store;
+        let run = async {
+            let plugin = pre.instantiate_async(&mut *store).await?;
+            let cx = Resource::new_borrow(cx.rep());
+            plugin.warden_plugin_server().call_read_resource(&mut *store, uri, &wit_req, cx, db).await
+        };
+        let result = self.run_limited(run, Some(&cancel)).await;
+        p.finish(matches!(result, Ok(Ok(_)))).await;
+        use v0_2::warden::plugin::types::ReadOutcome;
+        match result?.map_err(failure_v0_2)? {
+            ReadOutcome::Complete(contents) if contents.is_empty() => {
+                Err(CallError::Unusable(format!("reading {uri:?} returned no contents")))
+            }
+            ReadOutcome::Complete(contents) => {
+                let contents: Vec<_> = contents.into_iter().map(convert::resource_contents).collect();
+                Ok(Outcome::Complete(within_limit(contents, limit)?))
+            }
+            ReadOutcome::InputRequired(ir) => {
+                let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
+                Ok(Outcome::InputRequired(within_limit(needed, limit)?))
+            }
+        }
+    }
+
+    /// Renders `prompt` (local name) with `arguments`.
+    pub async fn get_prompt(
+        &self,
+        runtime: &Runtime,
+        prompt: &str,
+        arguments: Vec<(String, String)>,
+        request: Request<'_>,
+    ) -> Result<Outcome<PromptOutput>, CallError> {
+        let Contract::V0_2(pre) = &self.contract else {
+            return Err(CallError::Internal("a 0.1 plugin serves no prompts".into()));
+        };
+        let limit = self.manifest.limits.max_output_bytes;
+        let mut p = self.prepare(runtime, request.caller).await?;
+        let wit_req = wit_request(&request, &request.input_responses);
+        let cancel = request.events.cancel_token();
+        let cx = p
+            .store
+            .data_mut()
+            .lend_call_context(request.events)
+            .map_err(|e| CallError::Internal(e.to_string()))?;
+        let db = p.db();
+        let store = &mut p.store;
+        let run = async {
+            let plugin = pre.instantiate_async(&mut *store).await?;
+            let cx = Resource::new_borrow(cx.rep());
             plugin
-                .warden_plugin_tools()
-                .call_call(&mut store, tool, &arguments_json, &identity, borrowed)
+                .warden_plugin_server()
+                .call_get_prompt(&mut *store, prompt, &arguments, &wit_req, cx, db)
                 .await
         };
-        let result = self.run_limited(run).await;
-        if let Some(session) = store.data_mut().take_db_session() {
-            session.finish(matches!(result, Ok(Ok(_)))).await;
-        }
-        match result? {
-            Ok(text) if text.len() > limits.max_output_bytes => {
-                Err(CallError::OutputTooLarge { size: text.len(), limit: limits.max_output_bytes })
+        let result = self.run_limited(run, Some(&cancel)).await;
+        p.finish(matches!(result, Ok(Ok(_)))).await;
+        use v0_2::warden::plugin::types::PromptOutcome;
+        match result?.map_err(failure_v0_2)? {
+            PromptOutcome::Complete(r) => {
+                Ok(Outcome::Complete(within_limit(convert::prompt_result(r), limit)?))
             }
-            Ok(text) => Ok(text),
-            Err(e) => Err(CallError::Tool(match e {
-                wit::ToolError::InvalidArguments(m) => ToolFailure::InvalidArguments(m),
-                wit::ToolError::Forbidden(m) => ToolFailure::Forbidden(m),
-                wit::ToolError::Failed(m) => ToolFailure::Failed(m),
-            })),
+            PromptOutcome::InputRequired(ir) => {
+                let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
+                Ok(Outcome::InputRequired(within_limit(needed, limit)?))
+            }
         }
+    }
+
+    /// Suggests values for `argument` of a prompt (local name) or resource template.
+    pub async fn complete(
+        &self,
+        runtime: &Runtime,
+        of: Completing<'_>,
+        argument: &str,
+        value: &str,
+        context: Vec<(String, String)>,
+        caller: &Identity,
+    ) -> Result<CompletionInfo, CallError> {
+        let Contract::V0_2(pre) = &self.contract else {
+            return Ok(CompletionInfo::default());
+        };
+        let _slot = runtime.acquire_slot().await.ok_or(CallError::Busy)?;
+        let mut store = self.new_store(runtime).map_err(|e| CallError::Internal(e.to_string()))?;
+        use v0_2::warden::plugin::types::CompletionRef;
+        let of = match of {
+            Completing::Prompt(name) => CompletionRef::Prompt(name.to_owned()),
+            Completing::Template(t) => CompletionRef::ResourceTemplate(t.to_owned()),
+        };
+        let identity = convert::identity(caller);
+        let run = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            plugin
+                .warden_plugin_server()
+                .call_complete(&mut store, &of, argument, value, &context, &identity)
+                .await
+        };
+        let c = self.run_limited(run, None).await?.map_err(failure_v0_2)?;
+        let mut values = c.values;
+        let cut = values.len() > CompletionInfo::MAX_VALUES;
+        values.truncate(CompletionInfo::MAX_VALUES);
+        let info = CompletionInfo::with_pagination(values, c.total, c.has_more || cut)
+            .map_err(CallError::Unusable)?;
+        within_limit(info, self.manifest.limits.max_output_bytes)
     }
 
     /// Finds a served tool by its local name.
     pub fn tool(&self, local_name: &str) -> Option<&ServedTool> {
         self.tools.iter().find(|t| t.local_name == local_name)
     }
+}
+
+/// What a completion is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Completing<'a> {
+    /// A prompt, by local name.
+    Prompt(&'a str),
+    /// A resource template, by its template text.
+    Template(&'a str),
+}
+
+/// Refuses a manifest that lists `kind`s the component does not offer.
+fn missing(
+    kind: &str,
+    listed: &BTreeMap<String, ToolGrant>,
+    offered: &BTreeSet<String>,
+) -> Result<(), LoadError> {
+    let missing: Vec<String> =
+        listed.keys().filter(|t| !offered.contains(*t)).map(|t| format!("{t:?}")).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(LoadError::Mismatch(format!(
+        "the manifest lists {kind}(s) {} that the component does not offer; remove them from the manifest or rebuild the plugin",
+        missing.join(", ")
+    )))
 }
 
 /// Maps a wasmtime error from a guest call to a short, specific reason.
@@ -411,42 +827,32 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().chars().take(300).collect()
 }
 
-fn parse_schema(text: &str) -> Result<Map<String, Value>, SchemaError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(SchemaError::NotAnObject),
-        Err(e) => Err(SchemaError::NotJson(e.to_string())),
-    }
-}
-
-fn compile_schema(schema: &Map<String, Value>) -> Result<jsonschema::Validator, SchemaError> {
-    jsonschema::validator_for(&Value::Object(schema.clone()))
-        .map_err(|e| SchemaError::Unusable(e.to_string()))
-}
-
-/// Refuses components that are not Warden plugins or were built against another contract version.
+/// Tells which contract a component was built against; refuses anything else, naming it.
 fn check_contract(
     component: &wasmtime::component::Component,
     engine: &wasmtime::Engine,
-) -> Result<(), LoadError> {
+) -> Result<ContractVersion, LoadError> {
     let ty = component.component_type();
     let mut found: Vec<String> = Vec::new();
     for (name, item) in ty.exports(engine) {
-        if name.starts_with("warden:plugin/tools") && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+        if name.starts_with("warden:plugin/") && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
             found.push(name.to_owned());
         }
     }
-    if found.iter().any(|n| contract_compatible(n, TOOLS_INTERFACE)) {
-        return Ok(());
+    if found.iter().any(|n| contract_compatible(n, v0_2::EXPORT)) {
+        return Ok(ContractVersion::V0_2);
     }
-    let wanted = TOOLS_INTERFACE;
+    if found.iter().any(|n| contract_compatible(n, v0_1::EXPORT)) {
+        return Ok(ContractVersion::V0_1);
+    }
+    let wanted = format!("{} or {}", v0_2::EXPORT, v0_1::EXPORT);
     Err(LoadError::Contract(match found.first() {
         Some(other) => format!(
             "incompatible plugin contract: the component was built against {other}, but this host serves {wanted} \
              (rebuild the plugin with a warden-sdk that matches this host)"
         ),
         None => format!(
-            "not a Warden plugin: the component exports no warden:plugin/tools interface (this host expects {wanted}); \
+            "not a Warden plugin: the component exports no warden:plugin interface (this host expects {wanted}); \
              build it with warden-sdk"
         ),
     }))
@@ -464,9 +870,9 @@ fn contract_compatible(name: &str, wanted: &str) -> bool {
     base_a == base_b && a.len() == 3 && b.len() == 3 && a[0] == b[0] && (a[0] != 0 || a[1] == b[1])
 }
 
-fn to_wit_identity(id: &Identity) -> wit::Identity {
+fn to_wit_identity(id: &Identity) -> v0_1::warden::plugin::types::Identity {
     let d = id.data();
-    wit::Identity {
+    v0_1::warden::plugin::types::Identity {
         subject: d.subject.clone(),
         issuer: d.issuer.clone(),
         username: d.username.clone(),
@@ -490,5 +896,7 @@ mod tests {
         assert!(!contract_compatible("warden:plugin/tools@0.2.0", w));
         assert!(!contract_compatible("warden:plugin/tools@1.1.0", w));
         assert!(!contract_compatible("warden:plugin/tools", w));
+        assert!(contract_compatible("warden:plugin/server@0.2.3", "warden:plugin/server@0.2.0"));
+        assert!(!contract_compatible("warden:plugin/tools@0.2.0", "warden:plugin/server@0.2.0"));
     }
 }

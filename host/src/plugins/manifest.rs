@@ -19,8 +19,22 @@
 //!
 //! [tools.top_customers]
 //! scopes = ["sales:read"]   # every listed scope is required
+//!
+//! [resources."sales://regions"]            # contract 0.2: a fixed-URI resource
+//! scopes = ["sales:read"]
+//!
+//! [resource_templates."sales://orders/{id}"] # contract 0.2: a URI template
+//! scopes = ["sales:read"]
+//!
+//! [prompts.summarize]      # contract 0.2: served as sales.summarize
+//! scopes = []
 //! ```
-//! Deny by default: a tool the component offers but the manifest does not list is not served.
+//! Deny by default: a tool, resource, template or prompt the component offers but the manifest
+//! does not list is not served.
+//!
+//! `plugin.bare_names = true` serves tool and prompt names without the `<plugin>.` prefix (a
+//! fixture whose names are fixed by someone else, like the MCP conformance suite). Only the
+//! operator's shared directory may do that; names still may not collide with another plugin's.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +60,14 @@ pub struct Manifest {
     pub database: DatabaseAccess,
     /// Tools the manifest allows, by local name.
     pub tools: BTreeMap<String, ToolGrant>,
+    /// Fixed-URI resources the manifest allows, by URI (contract 0.2).
+    pub resources: BTreeMap<String, ToolGrant>,
+    /// Resource templates the manifest allows, by URI template (contract 0.2).
+    pub resource_templates: BTreeMap<String, ToolGrant>,
+    /// Prompts the manifest allows, by local name (contract 0.2).
+    pub prompts: BTreeMap<String, ToolGrant>,
+    /// Serve tool and prompt names without the `<plugin>.` prefix.
+    pub bare_names: bool,
 }
 
 /// Resolved sandbox limits for every call of a plugin.
@@ -61,7 +83,7 @@ pub struct Limits {
     pub max_output_bytes: usize,
 }
 
-/// What one tool requires of its caller.
+/// What one tool, resource, template or prompt requires of its caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ToolGrant {
@@ -96,6 +118,12 @@ struct RawManifest {
     database: RawDatabase,
     #[serde(default)]
     tools: BTreeMap<String, ToolGrant>,
+    #[serde(default)]
+    resources: BTreeMap<String, ToolGrant>,
+    #[serde(default)]
+    resource_templates: BTreeMap<String, ToolGrant>,
+    #[serde(default)]
+    prompts: BTreeMap<String, ToolGrant>,
 }
 
 #[derive(Deserialize, Default)]
@@ -104,6 +132,8 @@ struct RawPlugin {
     name: Option<String>,
     description: Option<String>,
     wasm_sha256: Option<String>,
+    #[serde(default)]
+    bare_names: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -242,10 +272,46 @@ impl Manifest {
                 ));
             }
         }
-        if raw.tools.is_empty() {
+        for prompt in raw.prompts.keys() {
+            if !is_valid_tool_name(prompt) {
+                return Err(field(
+                    &format!("prompts.{prompt}"),
+                    format!(
+                        "{prompt:?} is not a valid prompt name: use 1-{MAX_TOOL_NAME} characters of A-Z, a-z, 0-9, '_' or '-'"
+                    ),
+                ));
+            }
+        }
+        for uri in raw.resources.keys() {
+            if let Err(problem) = check_uri(uri) {
+                return Err(field(&format!("resources.\"{uri}\""), problem));
+            }
+        }
+        for template in raw.resource_templates.keys() {
+            if let Err(problem) = crate::plugins::uri_template::UriTemplate::parse(template) {
+                return Err(field(&format!("resource_templates.\"{template}\""), problem.to_string()));
+            }
+        }
+        if raw.tools.is_empty()
+            && raw.resources.is_empty()
+            && raw.resource_templates.is_empty()
+            && raw.prompts.is_empty()
+        {
             return Err(field(
                 "tools",
-                "lists no tools, so nothing would be served; add a [tools.<name>] table per tool".into(),
+                "lists no tools (and no resources or prompts), so nothing would be served; add a \
+                 [tools.<name>] table per tool"
+                    .into(),
+            ));
+        }
+        if raw.plugin.bare_names && ceilings.team.is_some() {
+            return Err(field(
+                "plugin.bare_names",
+                format!(
+                    "is only allowed in the server's shared plugin directory, not in {}; remove it \
+                     (tools are served as <team>.<plugin>.<tool>)",
+                    ceilings.source.replace("'s ceiling", "'s directory")
+                ),
             ));
         }
 
@@ -282,10 +348,14 @@ impl Manifest {
             ));
         }
         if let Some(prefix) = &c.scope_prefix {
-            for (tool, grant) in &raw.tools {
+            let grants = (raw.tools.iter().map(|(k, g)| (format!("tools.{k}"), g)))
+                .chain(raw.resources.iter().map(|(k, g)| (format!("resources.\"{k}\""), g)))
+                .chain(raw.resource_templates.iter().map(|(k, g)| (format!("resource_templates.\"{k}\""), g)))
+                .chain(raw.prompts.iter().map(|(k, g)| (format!("prompts.{k}"), g)));
+            for (at, grant) in grants {
                 if let Some(scope) = grant.scopes.iter().find(|s| !s.starts_with(prefix.as_str())) {
                     return Err(field(
-                        &format!("tools.{tool}.scopes"),
+                        &format!("{at}.scopes"),
                         format!(
                             "{scope:?} is outside {}: this team's manifests may only require scopes starting with {prefix:?}",
                             c.source.replace("'s ceiling", "'s scope prefix")
@@ -322,8 +392,36 @@ impl Manifest {
             },
             database: raw.database.access,
             tools: raw.tools,
+            resources: raw.resources,
+            resource_templates: raw.resource_templates,
+            prompts: raw.prompts,
+            bare_names: raw.plugin.bare_names,
         })
     }
+
+    /// The name a tool or prompt called `local` is served as: `<namespace>.<local>`, or `local`
+    /// with `plugin.bare_names`.
+    pub fn served_name(&self, local: &str) -> String {
+        if self.bare_names { local.to_owned() } else { format!("{}.{local}", self.namespace()) }
+    }
+}
+
+/// Longest resource URI or template a manifest may list.
+pub const MAX_URI: usize = 2048;
+
+/// Checks that `uri` is an absolute URI (`scheme:rest`) of at most [`MAX_URI`] bytes.
+fn check_uri(uri: &str) -> Result<(), String> {
+    let scheme_ok = uri.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if !scheme_ok || uri.len() > MAX_URI || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{uri:?} is not an absolute URI such as \"docs://handbook\" (a scheme, ':', no spaces, at most {MAX_URI} bytes)"
+        ));
+    }
+    Ok(())
 }
 
 fn access_name(access: DatabaseAccess) -> &'static str {
@@ -428,6 +526,46 @@ mod tests {
         }
         // The same manifests are fine in the shared directory.
         assert!(Manifest::parse("p", "[tools.t]\nscopes = [\"admin:all\"]\n", &rt()).is_ok());
+    }
+
+    #[test]
+    fn resources_templates_and_prompts_are_checked_and_count_as_something_to_serve() {
+        let text = "[resources.\"docs://a\"]\n[resource_templates.\"docs://p/{id}\"]\n[prompts.summarize]\n";
+        let m = Manifest::parse("p", text, &rt()).unwrap();
+        assert!(m.tools.is_empty());
+        assert_eq!(m.resources.len() + m.resource_templates.len() + m.prompts.len(), 3);
+        assert_eq!(m.served_name("summarize"), "p.summarize");
+        let cases = [
+            ("[resources.\"no scheme\"]\n", "resources.\"no scheme\""),
+            ("[resource_templates.\"docs://{unclosed\"]\n", "resource_templates"),
+            ("[prompts.\"a.b\"]\n", "prompts.a.b"),
+            ("[plugin]\n", "lists no tools"),
+        ];
+        for (text, needle) in cases {
+            let err = Manifest::parse("p", text, &rt()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn bare_names_are_for_the_shared_directory_only() {
+        let text = "[plugin]\nbare_names = true\n[tools.t]\n";
+        let m = Manifest::parse("p", text, &rt()).unwrap();
+        assert_eq!(m.served_name("t"), "t");
+        let err = Manifest::parse_within("p", text, &Ceilings::team(&rt(), &team())).unwrap_err().to_string();
+        assert!(err.contains("plugin.bare_names") && err.contains("team \"sales\""), "{err}");
+    }
+
+    #[test]
+    fn team_prefixes_apply_to_resources_and_prompts_too() {
+        let c = Ceilings::team(&rt(), &team());
+        let err =
+            Manifest::parse_within("p", "[prompts.x]\nscopes = [\"admin\"]\n", &c).unwrap_err().to_string();
+        assert!(err.contains("prompts.x.scopes"), "{err}");
+        let err = Manifest::parse_within("p", "[resources.\"a://b\"]\nscopes = [\"admin\"]\n", &c)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("resources.\"a://b\".scopes"), "{err}");
     }
 
     #[test]

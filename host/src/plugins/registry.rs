@@ -9,21 +9,40 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use tokio::sync::watch;
 
-use super::loaded::{LoadedPlugin, ServedTool};
+use super::loaded::LoadedPlugin;
+use super::served::{ServedPrompt, ServedResource, ServedTemplate, ServedTool};
 
-/// Why a plugin is not installed: another source already serves its name.
+/// Why a plugin is not installed: another source already serves one of its names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "plugin name {namespace:?} from {asked_by} collides with {namespace:?} already served from {served_by}; \
-     give one of them another plugin.name"
+    "{what} from {asked_by} collides with the same {kind} already served from {served_by}; \
+     {fix}"
 )]
 pub struct NameCollision {
-    /// The served plugin name (`team.plugin` or `plugin`).
-    pub namespace: String,
+    /// What collides, e.g. `plugin name "sales"` or `resource "docs://a"`.
+    pub what: String,
+    /// `plugin name`, `tool`, `prompt`, `resource` or `resource template`.
+    pub kind: &'static str,
     /// The source that asked.
     pub asked_by: String,
     /// The source that serves the name already.
     pub served_by: String,
+    /// How to resolve it.
+    pub fix: &'static str,
+}
+
+/// An entry of a snapshot: the plugin version and the index into one of its lists.
+type Entry = (Arc<LoadedPlugin>, usize);
+
+/// Which lists changed between two snapshots, as counters a subscriber compares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListVersions {
+    /// Bumped when what `tools/list` shows changes.
+    pub tools: u64,
+    /// Bumped when what `prompts/list` shows changes.
+    pub prompts: u64,
+    /// Bumped when what `resources/list` or `resources/templates/list` shows changes.
+    pub resources: u64,
 }
 
 /// An immutable view of the live plugins.
@@ -31,10 +50,16 @@ pub struct NameCollision {
 pub struct Snapshot {
     /// Live plugins by source (file stem in the plugin directory).
     plugins: BTreeMap<String, Arc<LoadedPlugin>>,
-    /// Served tool name -> (plugin, index into its tools). Sorted, so pagination is stable.
-    tools: BTreeMap<String, (Arc<LoadedPlugin>, usize)>,
-    /// Changes whenever what `tools/list` would show changes (computed once per snapshot).
-    signature: String,
+    /// Served tool name -> entry. Sorted, so pagination is stable.
+    tools: BTreeMap<String, Entry>,
+    /// Served prompt name -> entry.
+    prompts: BTreeMap<String, Entry>,
+    /// Resource URI -> entry.
+    resources: BTreeMap<String, Entry>,
+    /// Templates, most specific (longest literal prefix) first, then by text.
+    templates: Vec<Entry>,
+    /// Change per list: a string that changes whenever what that list would show changes.
+    signatures: [String; 3],
 }
 
 /// A served tool together with the plugin version that serves it.
@@ -52,8 +77,53 @@ impl ToolRef {
     }
 }
 
+/// A served prompt together with its plugin.
+#[derive(Clone)]
+pub struct PromptRef {
+    /// The plugin.
+    pub plugin: Arc<LoadedPlugin>,
+    index: usize,
+}
+
+impl PromptRef {
+    /// The prompt.
+    pub fn prompt(&self) -> &ServedPrompt {
+        &self.plugin.prompts[self.index]
+    }
+}
+
+/// A served resource together with its plugin.
+#[derive(Clone)]
+pub struct ResourceRef {
+    /// The plugin.
+    pub plugin: Arc<LoadedPlugin>,
+    index: usize,
+}
+
+impl ResourceRef {
+    /// The resource.
+    pub fn resource(&self) -> &ServedResource {
+        &self.plugin.resources[self.index]
+    }
+}
+
+/// A served resource template together with its plugin.
+#[derive(Clone)]
+pub struct TemplateRef {
+    /// The plugin.
+    pub plugin: Arc<LoadedPlugin>,
+    index: usize,
+}
+
+impl TemplateRef {
+    /// The template.
+    pub fn template(&self) -> &ServedTemplate {
+        &self.plugin.templates[self.index]
+    }
+}
+
 impl Snapshot {
-    /// Finds a served tool by its namespaced name.
+    /// Finds a served tool by its served name.
     pub fn tool(&self, name: &str) -> Option<ToolRef> {
         self.tools.get(name).map(|(plugin, index)| ToolRef { plugin: plugin.clone(), index: *index })
     }
@@ -63,47 +133,172 @@ impl Snapshot {
         self.tools.values().map(|(plugin, index)| ToolRef { plugin: plugin.clone(), index: *index })
     }
 
+    /// Finds a served prompt by its served name.
+    pub fn prompt(&self, name: &str) -> Option<PromptRef> {
+        self.prompts.get(name).map(|(plugin, index)| PromptRef { plugin: plugin.clone(), index: *index })
+    }
+
+    /// Every served prompt, in name order.
+    pub fn prompts(&self) -> impl Iterator<Item = PromptRef> + '_ {
+        self.prompts.values().map(|(plugin, index)| PromptRef { plugin: plugin.clone(), index: *index })
+    }
+
+    /// Every served fixed-URI resource, in URI order.
+    pub fn resources(&self) -> impl Iterator<Item = ResourceRef> + '_ {
+        self.resources.values().map(|(plugin, index)| ResourceRef { plugin: plugin.clone(), index: *index })
+    }
+
+    /// Finds the resource with exactly this URI.
+    pub fn resource(&self, uri: &str) -> Option<ResourceRef> {
+        self.resources.get(uri).map(|(plugin, index)| ResourceRef { plugin: plugin.clone(), index: *index })
+    }
+
+    /// Every served template, most specific first.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateRef> + '_ {
+        self.templates.iter().map(|(plugin, index)| TemplateRef { plugin: plugin.clone(), index: *index })
+    }
+
     /// Every live plugin, by source.
     pub fn plugins(&self) -> &BTreeMap<String, Arc<LoadedPlugin>> {
         &self.plugins
     }
 
     fn rebuilt(plugins: BTreeMap<String, Arc<LoadedPlugin>>) -> Snapshot {
-        let mut tools = BTreeMap::new();
+        let (mut tools, mut prompts, mut resources, mut templates) =
+            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), Vec::new());
         for plugin in plugins.values() {
             for (index, tool) in plugin.tools.iter().enumerate() {
                 tools.insert(tool.name.clone(), (plugin.clone(), index));
             }
+            for (index, prompt) in plugin.prompts.iter().enumerate() {
+                prompts.insert(prompt.name.clone(), (plugin.clone(), index));
+            }
+            for (index, resource) in plugin.resources.iter().enumerate() {
+                resources.insert(resource.uri.clone(), (plugin.clone(), index));
+            }
+            for index in 0..plugin.templates.len() {
+                templates.push((plugin.clone(), index));
+            }
         }
-        let signature = tool_set_signature(&tools);
-        Snapshot { plugins, tools, signature }
+        templates.sort_by(|(a, i), (b, j)| {
+            let (ta, tb) = (&a.templates[*i].template, &b.templates[*j].template);
+            tb.literal_prefix_len().cmp(&ta.literal_prefix_len()).then_with(|| ta.as_str().cmp(tb.as_str()))
+        });
+        let signatures = signatures(&tools, &prompts, &resources, &templates);
+        Snapshot { plugins, tools, prompts, resources, templates, signatures }
     }
 }
 
-/// A string that changes whenever what `tools/list` would show changes.
-fn tool_set_signature(tools: &BTreeMap<String, (Arc<LoadedPlugin>, usize)>) -> String {
-    let mut sig = String::new();
+/// Per list (tools, prompts, resources), a string that changes whenever what it shows changes.
+fn signatures(
+    tools: &BTreeMap<String, Entry>,
+    prompts: &BTreeMap<String, Entry>,
+    resources: &BTreeMap<String, Entry>,
+    templates: &[Entry],
+) -> [String; 3] {
+    use std::fmt::Write as _;
+    let mut t = String::new();
     for (name, (plugin, index)) in tools {
-        let t = &plugin.tools[*index];
-        sig.push_str(name);
-        sig.push('\0');
-        sig.push_str(&t.description);
-        sig.push_str(t.title.as_deref().unwrap_or(""));
-        sig.push_str(&serde_json::to_string(&*t.input_schema).unwrap_or_default());
-        if let Some(o) = &t.output_schema {
-            sig.push_str(&serde_json::to_string(&**o).unwrap_or_default());
-        }
-        sig.push_str(&format!("{:?}", t.grant.scopes));
-        sig.push('\n');
+        let tool = &plugin.tools[*index];
+        let _ = writeln!(
+            t,
+            "{name}\0{}\0{}\0{}\0{}\0{:?}",
+            tool.description,
+            tool.title.as_deref().unwrap_or(""),
+            serde_json::to_string(&*tool.input_schema).unwrap_or_default(),
+            tool.output_schema.as_ref().and_then(|o| serde_json::to_string(&**o).ok()).unwrap_or_default(),
+            tool.grant.scopes
+        );
     }
-    sig
+    let mut p = String::new();
+    for (name, (plugin, index)) in prompts {
+        let prompt = &plugin.prompts[*index];
+        let _ = writeln!(
+            p,
+            "{name}\0{}\0{:?}\0{:?}\0{:?}",
+            prompt.description, prompt.title, prompt.arguments, prompt.grant.scopes
+        );
+    }
+    let mut r = String::new();
+    for (uri, (plugin, index)) in resources {
+        let res = &plugin.resources[*index];
+        let _ = writeln!(
+            r,
+            "{uri}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            res.name, res.title, res.description, res.mime_type, res.grant.scopes
+        );
+    }
+    for (plugin, index) in templates {
+        let tpl = &plugin.templates[*index];
+        let _ = writeln!(
+            r,
+            "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            tpl.template.as_str(),
+            tpl.name,
+            tpl.title,
+            tpl.description,
+            tpl.mime_type,
+            tpl.grant.scopes
+        );
+    }
+    [t, p, r]
+}
+
+/// The first name `plugin` would serve that another source already serves in `plugins`.
+fn collision(
+    plugins: &BTreeMap<String, Arc<LoadedPlugin>>,
+    source: &str,
+    plugin: &LoadedPlugin,
+) -> Option<NameCollision> {
+    let collide = |what: String, kind: &'static str, other: &str, fix: &'static str| NameCollision {
+        what,
+        kind,
+        asked_by: source.to_owned(),
+        served_by: other.to_owned(),
+        fix,
+    };
+    let namespace = plugin.manifest.namespace();
+    for (other_source, other) in plugins.iter().filter(|(s, _)| s.as_str() != source) {
+        if other.manifest.namespace() == namespace {
+            return Some(collide(
+                format!("plugin name {namespace:?}"),
+                "plugin name",
+                other_source,
+                "give one of them another plugin.name",
+            ));
+        }
+        let rename = "rename one of them (or drop plugin.bare_names)";
+        if let Some(t) = plugin.tools.iter().find(|t| other.tools.iter().any(|o| o.name == t.name)) {
+            return Some(collide(format!("tool {:?}", t.name), "tool", other_source, rename));
+        }
+        if let Some(p) = plugin.prompts.iter().find(|p| other.prompts.iter().any(|o| o.name == p.name)) {
+            return Some(collide(format!("prompt {:?}", p.name), "prompt", other_source, rename));
+        }
+        let moved = "serve each URI from one plugin only";
+        if let Some(r) = plugin.resources.iter().find(|r| other.resources.iter().any(|o| o.uri == r.uri)) {
+            return Some(collide(format!("resource {:?}", r.uri), "resource", other_source, moved));
+        }
+        if let Some(t) = plugin
+            .templates
+            .iter()
+            .find(|t| other.templates.iter().any(|o| o.template.as_str() == t.template.as_str()))
+        {
+            return Some(collide(
+                format!("resource template {:?}", t.template.as_str()),
+                "resource template",
+                other_source,
+                moved,
+            ));
+        }
+    }
+    None
 }
 
 /// Live plugins plus the latest load error per source.
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
     errors: Mutex<BTreeMap<String, String>>,
-    changes: watch::Sender<u64>,
+    changes: watch::Sender<ListVersions>,
     ready: AtomicBool,
 }
 
@@ -112,7 +307,7 @@ impl Default for Registry {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::default())),
             errors: Mutex::new(BTreeMap::new()),
-            changes: watch::channel(0).0,
+            changes: watch::channel(ListVersions::default()).0,
             ready: AtomicBool::new(false),
         }
     }
@@ -124,8 +319,8 @@ impl Registry {
         self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// A receiver that changes value each time the served tool set changes.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    /// A receiver that changes value each time a served list (tools, prompts, resources) changes.
+    pub fn subscribe(&self) -> watch::Receiver<ListVersions> {
         self.changes.subscribe()
     }
 
@@ -134,15 +329,8 @@ impl Registry {
     pub fn install(&self, source: &str, plugin: LoadedPlugin) -> Result<(), NameCollision> {
         let plugin = Arc::new(plugin);
         self.update(|plugins| {
-            let namespace = plugin.manifest.namespace();
-            if let Some((other, _)) =
-                plugins.iter().find(|(s, p)| s.as_str() != source && p.manifest.namespace() == namespace)
-            {
-                return Err(NameCollision {
-                    namespace,
-                    asked_by: source.to_owned(),
-                    served_by: other.clone(),
-                });
+            if let Some(c) = collision(plugins, source, &plugin) {
+                return Err(c);
             }
             plugins.insert(source.to_owned(), plugin.clone());
             Ok(())
@@ -165,11 +353,15 @@ impl Registry {
         let mut plugins = guard.plugins.clone();
         let result = change(&mut plugins)?;
         let next = Arc::new(Snapshot::rebuilt(plugins));
-        let changed = next.signature != guard.signature;
+        let changed: [bool; 3] = std::array::from_fn(|i| next.signatures[i] != guard.signatures[i]);
         *guard = next;
         drop(guard);
-        if changed {
-            self.changes.send_modify(|v| *v += 1);
+        if changed.iter().any(|c| *c) {
+            self.changes.send_modify(|v| {
+                v.tools += u64::from(changed[0]);
+                v.prompts += u64::from(changed[1]);
+                v.resources += u64::from(changed[2]);
+            });
         }
         Ok(result)
     }

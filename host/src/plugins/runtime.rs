@@ -12,7 +12,7 @@ use wasmtime::{
     Config as EngineConfig, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
 };
 
-use super::bindings::Plugin;
+use super::bindings::{v0_1, v0_2};
 use super::cache::CompiledCache;
 use super::host_state::StoreState;
 use crate::config::RuntimeConfig;
@@ -97,7 +97,11 @@ impl Runtime {
 
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
-        Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s).map_err(engine_err)?;
+        // Both contract versions side by side: their interface names differ (`@0.1` / `@0.2`).
+        v0_1::Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
+        v0_2::Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(engine_err)?;
 
         let cache = CompiledCache::open(data_dir, &engine).map_err(|e| RuntimeError::Cache {
             dir: data_dir.display().to_string(),

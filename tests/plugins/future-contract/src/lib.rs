@@ -1,4 +1,5 @@
-//! TEST FIXTURE: exports `warden:plugin/tools@0.2.0`; the host (0.1.x) must refuse it by name.
+//! TEST FIXTURE: exports `warden:plugin/tools@0.9.0`, a later incompatible contract; the host
+//! (which serves 0.1.x and 0.2.x) must refuse it by name.
 
 wit_bindgen::generate!({ path: "wit", world: "plugin" });
 
