@@ -158,6 +158,42 @@ async fn dns_rebinding_and_foreign_origins_are_refused() {
     assert_eq!(r.status(), 403, "unlisted Origin must be refused");
     let r = initialize().header("origin", "http://app.example:3000").send().await.unwrap();
     assert_eq!(r.status(), 200, "listed Origin is allowed");
+    // Warden's own public origin is allowed without being listed; the same host on another
+    // port is another origin.
+    let r = initialize().header("origin", &warden.base_url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "Warden's own origin ({}) is allowed", warden.base_url);
+    let other_port = warden.base_url.rsplit_once(':').map(|(host, _)| format!("{host}:1")).unwrap();
+    let r = initialize().header("origin", &other_port).send().await.unwrap();
+    assert_eq!(r.status(), 403, "{other_port} is not Warden's origin");
+}
+
+#[tokio::test]
+async fn a_batch_or_a_non_message_body_is_400_and_bad_params_are_invalid_params() {
+    let warden = start("").await;
+    let post = |body: &str| McpPost::new(warden.mcp_url()).body(body.to_owned()).send();
+    for body in [
+        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
+        r#"{"hello":"world"}"#,
+        "42",
+    ] {
+        let r = post(body).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let reply: Value = r.json().await.unwrap();
+        assert_eq!(reply["error"]["code"], -32600, "{body}: {reply}");
+    }
+    // Arguments that are not an object: invalid params naming the method, not "method not found".
+    let r = McpPost::new(warden.mcp_url())
+        .jsonrpc(7, "tools/call", json!({ "name": "sample.greet", "arguments": "x" }))
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = r.json().await.unwrap();
+    assert_eq!(reply["id"], 7, "{reply}");
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("tools/call"), "{reply}");
+    // And the server still serves a well-formed request afterwards.
+    let client = warden.client().await.unwrap();
+    assert_eq!(tool_names(&client).await.unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -13,8 +13,23 @@ fn component(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make bench`)", path.display()))
 }
 
+/// Loads the component `wasm` (a file under the wasm target dir, without `.wasm`) with the
+/// manifest `manifest` (file stem `stem`) into `runtime`.
+#[allow(dead_code)] // not every benchmark binary uses every helper
+pub(crate) fn load(
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    stem: &str,
+    manifest: &str,
+    wasm: &str,
+) -> LoadedPlugin {
+    let manifest = Manifest::parse(stem, manifest, &RuntimeConfig::default()).expect("manifest");
+    rt.block_on(LoadedPlugin::load(runtime, manifest, component(wasm))).expect("load").0
+}
+
 /// A runtime with default settings and the `sample` plugin loaded into it. Keep the returned
 /// directory alive as long as the runtime (it holds the compiled-code cache).
+#[allow(dead_code)] // not every benchmark binary uses every helper
 pub(crate) fn sample_plugin(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Runtime, LoadedPlugin) {
     let data = tempfile::tempdir().expect("tempdir");
     let config = RuntimeConfig::default();
