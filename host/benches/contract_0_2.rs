@@ -23,7 +23,8 @@ fn contracts(c: &mut Criterion) {
         include_str!("../../tests/plugins/contract-0_1/plugin.toml"),
         "contract_0_1",
     );
-    let sample = common::load(&rt, &runtime, "sample", include_str!("../../plugins/sample/plugin.toml"), "sample");
+    let sample =
+        common::load(&rt, &runtime, "sample", include_str!("../../plugins/sample/plugin.toml"), "sample");
     let conformance = common::load(
         &rt,
         &runtime,
@@ -48,7 +49,11 @@ fn contracts(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("contract");
     if let Some(old) = &sample_v0_1 {
-        assert_eq!(old.contract_version(), warden::plugins::ContractVersion::V0_1, "WARDEN_BENCH_SAMPLE_V0_1");
+        assert_eq!(
+            old.contract_version(),
+            warden::plugins::ContractVersion::V0_1,
+            "WARDEN_BENCH_SAMPLE_V0_1"
+        );
         group.bench_function("0.1 sample.greet (SDK 0.1)", |b| {
             b.iter(|| rt.block_on(old.call(&runtime, "greet", args.to_owned(), &caller)).expect("call"));
         });
@@ -60,12 +65,18 @@ fn contracts(c: &mut Criterion) {
         b.iter(|| rt.block_on(sample.call(&runtime, "greet", args.to_owned(), &caller)).expect("call"));
     });
     group.bench_function("0.2 tools/call test_simple_text", |b| {
-        b.iter(|| rt.block_on(conformance.call(&runtime, "test_simple_text", "{}".to_owned(), &caller)).expect("call"));
+        b.iter(|| {
+            rt.block_on(conformance.call(&runtime, "test_simple_text", "{}".to_owned(), &caller))
+                .expect("call")
+        });
     });
     group.bench_function("0.2 resources/read test://static-text", |b| {
         b.iter(|| {
             let request = Request::simple(&caller, "conformance");
-            match rt.block_on(conformance.read_resource(&runtime, "test://static-text", request)).expect("read") {
+            match rt
+                .block_on(conformance.read_resource(&runtime, "test://static-text", request))
+                .expect("read")
+            {
                 Outcome::Complete(contents) => contents,
                 Outcome::InputRequired(_) => panic!("a static resource asked for input"),
             }

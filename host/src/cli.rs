@@ -220,7 +220,8 @@ async fn check(config_path: Option<PathBuf>, strict: bool) -> anyhow::Result<Exi
 
 fn print_tools_table(reports: &[LoadReport]) {
     let mut rows = vec![[
-        "TOOL".to_owned(),
+        "SERVES".to_owned(),
+        "NAME".to_owned(),
         "SCOPES".to_owned(),
         "MEMORY".to_owned(),
         "TIMEOUT".to_owned(),
@@ -228,10 +229,15 @@ fn print_tools_table(reports: &[LoadReport]) {
     ]];
     for r in reports {
         let Ok(p) = &r.result else { continue };
-        for t in &p.tools {
-            let scopes = if t.grant.scopes.is_empty() { "-".to_owned() } else { t.grant.scopes.join(" ") };
+        let served = (p.tools.iter().map(|t| ("tool", t.name.clone(), &t.grant)))
+            .chain(p.resources.iter().map(|x| ("resource", x.uri.clone(), &x.grant)))
+            .chain(p.templates.iter().map(|x| ("template", x.template.as_str().to_owned(), &x.grant)))
+            .chain(p.prompts.iter().map(|x| ("prompt", x.name.clone(), &x.grant)));
+        for (kind, name, grant) in served {
+            let scopes = if grant.scopes.is_empty() { "-".to_owned() } else { grant.scopes.join(" ") };
             rows.push([
-                t.name.clone(),
+                kind.to_owned(),
+                name,
                 scopes,
                 format!("{} MiB", p.manifest.limits.memory_bytes / (1024 * 1024)),
                 format!("{} ms", p.manifest.limits.timeout_ms),
@@ -250,7 +256,14 @@ fn print_plugins(reports: &[LoadReport]) {
                 r.source.clone(),
                 p.manifest.namespace(),
                 p.sha256.chars().take(12).collect(),
-                format!("ok, {} tool(s)", p.tools.len()),
+                format!(
+                    "ok, {} tool(s), {} resource(s), {} template(s), {} prompt(s), contract {}",
+                    p.tools.len(),
+                    p.resources.len(),
+                    p.templates.len(),
+                    p.prompts.len(),
+                    p.contract_version().as_str()
+                ),
             ],
             Err(e) => [r.source.clone(), "-".into(), "-".into(), format!("refused: {e}")],
         });

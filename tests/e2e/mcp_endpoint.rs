@@ -171,11 +171,7 @@ async fn dns_rebinding_and_foreign_origins_are_refused() {
 async fn a_batch_or_a_non_message_body_is_400_and_bad_params_are_invalid_params() {
     let warden = start("").await;
     let post = |body: &str| McpPost::new(warden.mcp_url()).body(body.to_owned()).send();
-    for body in [
-        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#,
-        r#"{"hello":"world"}"#,
-        "42",
-    ] {
+    for body in [r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#, r#"{"hello":"world"}"#, "42"] {
         let r = post(body).await.unwrap();
         assert_eq!(r.status(), 400, "{body}");
         let reply: Value = r.json().await.unwrap();

@@ -117,3 +117,58 @@ async fn each_team_sees_and_calls_only_its_own_tools() -> anyhow::Result<()> {
         && e["reason"].as_str().is_some_and(|r| r.contains("not a member"))));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_teams_resources_and_prompts_are_invisible_and_unreadable_to_others() -> anyhow::Result<()> {
+    let root = tempfile::tempdir()?;
+    let sales = root.path().join("sales");
+    std::fs::create_dir_all(&sales)?;
+    // The chatty fixture in the sales directory: its resource needs a sales scope, its prompt none.
+    install_manifest(
+        &sales,
+        "chatty",
+        "[plugin]\nname = \"chatty\"\n[limits]\ntimeout_ms = 2000\n[tools.flood]\n[tools.slow]\n\
+         [resources.\"chatty://secret\"]\nscopes = [\"sales:secret\"]\n[prompts.hello]\n",
+    );
+    install_wasm(&sales, "chatty", &std::fs::read(component("chatty"))?);
+    let config = config(root.path());
+    let warden = Warden::spawn_in(root, &config, |dir| install(dir, "sample", "sample")).await?;
+    warden.wait_ready(std::time::Duration::from_secs(60)).await?;
+    assert!(warden.readyz().await?["errors"].get("sales/chatty").is_none(), "{}", warden.readyz().await?);
+
+    let scopes = "tool:greet sales:secret";
+    let token =
+        |sub: &str, groups: &str| warden.local_token_with(sub, scopes, &[&format!("groups={groups}")]);
+    let member = warden.client_with_token(&token("alice", r#"["sales-team"]"#)?).await?;
+    let outsider = warden.client_with_token(&token("dave", r#"["marketing"]"#)?).await?;
+
+    let uris = |r: Vec<rmcp::model::Resource>| r.into_iter().map(|r| r.uri.clone()).collect::<Vec<_>>();
+    assert_eq!(uris(member.list_all_resources().await?), ["chatty://secret"]);
+    let prompts = |p: Vec<rmcp::model::Prompt>| p.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(prompts(member.list_all_prompts().await?), ["sales.chatty.hello"]);
+    let read = member.read_resource(rmcp::model::ReadResourceRequestParams::new("chatty://secret")).await?;
+    assert!(format!("{read:?}").contains("the chatty secret"), "{read:?}");
+
+    // Someone outside the team: nothing listed, and reading or getting is answered exactly like
+    // a URI or name that does not exist (-32602), with nothing of the content.
+    assert!(outsider.list_all_resources().await?.is_empty());
+    assert!(outsider.list_all_prompts().await?.is_empty());
+    let refused = outsider
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("chatty://secret"))
+        .await
+        .expect_err("an outsider must not read the team's resource");
+    let unknown = outsider
+        .read_resource(rmcp::model::ReadResourceRequestParams::new("chatty://no-such-thing"))
+        .await
+        .expect_err("an unknown resource is an error");
+    let shape = |e: &rmcp::ServiceError| {
+        format!("{e}").replace("chatty://secret", "URI").replace("chatty://no-such-thing", "URI")
+    };
+    assert_eq!(shape(&refused), shape(&unknown), "refusal and not-found look alike");
+    assert!(!format!("{refused}").contains("the chatty secret"));
+    let mut get = rmcp::model::GetPromptRequestParams::new("sales.chatty.hello");
+    get.arguments = Some(serde_json::Map::from_iter([("name".to_owned(), json!("Ada"))]));
+    let refused = outsider.get_prompt(get).await.expect_err("an outsider must not get the team's prompt");
+    assert!(format!("{refused}").contains("unknown prompt"), "{refused}");
+    Ok(())
+}
