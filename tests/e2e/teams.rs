@@ -131,10 +131,30 @@ async fn a_teams_resources_and_prompts_are_invisible_and_unreadable_to_others() 
          [resources.\"chatty://secret\"]\nscopes = [\"sales:secret\"]\n[prompts.hello]\n",
     );
     install_wasm(&sales, "chatty", &std::fs::read(component("chatty"))?);
-    let config = config(root.path());
+    let ops = root.path().join("ops");
+    std::fs::create_dir_all(&ops)?;
+    install_manifest(
+        &ops,
+        "chatty",
+        "[plugin]\nname = \"chatty\"\n[tools.flood]\n[resources.\"chatty://secret\"]\n",
+    );
+    install_wasm(&ops, "chatty", &std::fs::read(component("chatty"))?);
+    // The fixture's URIs are chatty://...: that is the sales team's resource prefix here.
+    let config = config(root.path()).replacen(
+        "name = \"sales\"\n",
+        "name = \"sales\"\nresource_prefix = \"chatty://\"\n",
+        1,
+    );
     let warden = Warden::spawn_in(root, &config, |dir| install(dir, "sample", "sample")).await?;
     warden.wait_ready(std::time::Duration::from_secs(60)).await?;
     assert!(warden.readyz().await?["errors"].get("sales/chatty").is_none(), "{}", warden.readyz().await?);
+    // Another team may not list URIs outside its own prefix (ops://), so it can neither squat
+    // nor capture the sales team's: refused, naming the field.
+    let squatter = warden.readyz().await?["errors"]["ops/chatty"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        squatter.contains("resources.\"chatty://secret\"") && squatter.contains("\"ops://\""),
+        "{squatter}"
+    );
 
     let scopes = "tool:greet sales:secret";
     let token =

@@ -24,6 +24,9 @@ pub struct TeamConfig {
     pub plugins_dir: PathBuf,
     /// Every scope a manifest of this team requires must start with this (e.g. `sales:`).
     pub scope_prefix: String,
+    /// Every resource URI and template a manifest of this team lists must start with this
+    /// (default `<team>://`), so no team can serve, shadow or capture another team's URIs.
+    pub resource_prefix: Option<String>,
     /// The token claim that says who belongs to the team (a string or an array of strings), e.g.
     /// `org_id` or `groups`.
     pub member_claim: String,
@@ -44,6 +47,13 @@ pub struct TeamConfig {
     pub trusted_keys: Vec<String>,
 }
 
+impl TeamConfig {
+    /// The prefix the team's resource URIs and templates must start with.
+    pub fn resource_prefix(&self) -> String {
+        self.resource_prefix.clone().unwrap_or_else(|| format!("{}://", self.name))
+    }
+}
+
 /// True if `name` is a valid team name: `[a-z0-9-]`, starting with a letter, at most 24 long.
 pub fn is_valid_team_name(name: &str) -> bool {
     (1..=MAX_TEAM_NAME).contains(&name.len())
@@ -56,6 +66,7 @@ impl Config {
         check_keys("plugins", self.plugins.require_signatures, &self.plugins.trusted_keys, bad);
         let mut names = BTreeSet::new();
         let mut dirs = BTreeSet::from([self.plugins.dir.clone()]);
+        let mut resource_prefixes: Vec<(usize, String)> = Vec::new();
         for (i, team) in self.teams.iter().enumerate() {
             let at = format!("teams[{i}]");
             let field = |f: &str| format!("{at}.{f}");
@@ -90,6 +101,27 @@ impl Config {
                     "use the team's own prefix, e.g. \"sales:\"",
                 );
             }
+            let prefix = team.resource_prefix();
+            if prefix.len() < 3 || !prefix.contains(':') || prefix.contains(char::is_whitespace) {
+                bad(
+                    &field("resource_prefix"),
+                    format!("{prefix:?} does not start a URI (a scheme and ':')"),
+                    "use the team's own scheme, e.g. \"sales://\"",
+                );
+            }
+            if let Some((j, other)) = resource_prefixes
+                .iter()
+                .find(|(_, o)| o.starts_with(&prefix) || prefix.starts_with(o.as_str()))
+            {
+                bad(
+                    &field("resource_prefix"),
+                    format!(
+                        "{prefix:?} overlaps teams[{j}]'s {other:?}, so one team could serve the other's URIs"
+                    ),
+                    "give every team a resource prefix that is not a prefix of another's",
+                );
+            }
+            resource_prefixes.push((i, prefix));
             if team.member_claim.trim().is_empty() {
                 bad(
                     &field("member_claim"),

@@ -183,6 +183,7 @@ fn tls_and_team_misconfigurations_are_all_named_with_a_fix() {
         name = "ops"
         plugins_dir = "run/ops"
         scope_prefix = "ops:"
+        resource_prefix = "Sales Team://x"
         member_claim = "groups"
         members = ["ops"]
         trusted_keys = ["not a key", "env:WARDEN_TEST_NO_SUCH_VARIABLE"]
@@ -204,6 +205,7 @@ fn tls_and_team_misconfigurations_are_all_named_with_a_fix() {
         "teams[1].trusted_keys[0]",
         "teams[1].trusted_keys[1]",
         "WARDEN_TEST_NO_SUCH_VARIABLE",
+        "teams[1].resource_prefix",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }

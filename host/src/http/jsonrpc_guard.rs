@@ -48,13 +48,22 @@ pub(super) struct Guard {
 struct Peek {
     id: Option<serde_json::Value>,
     method: Option<String>,
-    params: Option<PeekParams>,
+    params: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct PeekParams {
-    name: Option<serde_json::Value>,
-    uri: Option<serde_json::Value>,
+/// A string field of `params`.
+fn param<'a>(params: Option<&'a serde_json::Value>, pointer: &str) -> Option<&'a str> {
+    params.and_then(|p| p.pointer(pointer)).and_then(serde_json::Value::as_str)
+}
+
+/// What a limited request runs: the method, the name the client gave, the plugin that serves
+/// it to this caller (`None`: nothing visible answers), and the served name to record (never a
+/// raw URI, whose template variables may be argument values).
+struct Target {
+    method: String,
+    asked: String,
+    plugin: Option<Arc<crate::plugins::LoadedPlugin>>,
+    served: String,
 }
 
 /// Methods whose params rmcp would not recognise when malformed (it then answers -32601 as for
@@ -152,48 +161,67 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             format!("Invalid params for {method}: {problem}"),
         );
     }
-    let call = match &peek {
-        Some(Peek { id, method: Some(method), params: Some(PeekParams { name: Some(name), .. }) })
-            if method == "tools/call" || method == "prompts/get" =>
-        {
-            name.as_str().map(|n| (id.clone(), method.clone(), n.to_owned()))
-        }
-        Some(Peek { id, method: Some(method), params: Some(PeekParams { uri: Some(uri), .. }) })
-            if method == "resources/read" =>
-        {
-            uri.as_str().map(|u| (id.clone(), method.clone(), u.to_owned()))
-        }
+    let Some(Peek { id, method: Some(method), params }) = peek else {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    };
+    let params = params.as_ref();
+    let asked = match method.as_str() {
+        "tools/call" | "prompts/get" => param(params, "/name"),
+        "resources/read" => param(params, "/uri"),
+        "completion/complete" => param(params, "/ref/name").or_else(|| param(params, "/ref/uri")),
         _ => None,
     };
-    let Some((id, method, name)) = call else {
+    let Some(asked) = asked.map(str::to_owned) else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
     let Some(identity) = parts.extensions.get::<Identity>().cloned() else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
-    // A tool of a team the caller is not in counts as unknown: no scope challenge that would name
-    // its scopes, and no charge against that plugin's rate (a non-member cannot exhaust it).
+    // Something of a team the caller is not in counts as unknown: no scope challenge that would
+    // name its scopes, and no charge against that plugin's rate (a non-member cannot exhaust it).
     let snapshot = guard.registry.snapshot();
-    let tool = if method == "tools/call" {
-        snapshot.tool(&name).filter(|t| guard.teams.admits(&identity, t.plugin.manifest.team.as_deref()))
-    } else {
-        None
+    let member = |p: &crate::plugins::LoadedPlugin| guard.teams.admits(&identity, p.manifest.team.as_deref());
+    let enforce = guard.auth.enforces_scopes();
+    let visible = |p: &crate::plugins::LoadedPlugin, g: &crate::plugins::manifest::ToolGrant| {
+        member(p) && (!enforce || identity.missing_scopes(&g.scopes).is_empty())
     };
-    let other_plugin = match method.as_str() {
-        "prompts/get" => snapshot.prompt(&name).map(|p| p.plugin),
-        "resources/read" => snapshot.resource(&name).map(|r| r.plugin).or_else(|| {
-            snapshot.templates().find(|t| t.template().template.matches(&name).is_some()).map(|t| t.plugin)
-        }),
-        _ => None,
-    }
-    .filter(|p| guard.teams.admits(&identity, p.manifest.team.as_deref()));
+    let tool =
+        if method == "tools/call" { snapshot.tool(&asked).filter(|t| member(&t.plugin)) } else { None };
+    let (plugin, served) = match method.as_str() {
+        "tools/call" => {
+            (tool.as_ref().map(|t| t.plugin.clone()), tool.as_ref().map(|t| t.tool().name.clone()))
+        }
+        "prompts/get" => {
+            let p = snapshot.prompt(&asked).filter(|p| visible(&p.plugin, &p.prompt().grant));
+            (p.as_ref().map(|p| p.plugin.clone()), p.map(|p| p.prompt().name.clone()))
+        }
+        "resources/read" => {
+            snapshot.route_resource(&asked, visible).map_or((None, None), |(p, s)| (Some(p), Some(s)))
+        }
+        _ => {
+            // completion/complete: a prompt by name, or a template by its text.
+            let p =
+                snapshot.prompt(&asked).filter(|p| visible(&p.plugin, &p.prompt().grant)).map(|p| p.plugin);
+            let t = || {
+                snapshot
+                    .templates()
+                    .find(|t| {
+                        t.template().template.as_str() == asked && visible(&t.plugin, &t.template().grant)
+                    })
+                    .map(|t| t.plugin)
+            };
+            (p.or_else(t), Some(format!("completion of {asked}")))
+        }
+    };
     drop(snapshot);
+    let target = Target { method, asked, plugin, served: served.unwrap_or_else(|| "(unknown)".to_owned()) };
+    let name = target.served.clone();
     if guard.auth.enforces_scopes()
         && let Some(tool) = &tool
     {
         let needed = &tool.tool().grant.scopes;
         if !identity.missing_scopes(needed).is_empty() {
-            tracing::info!(subject = %identity.data().subject, tool = name, needed = ?needed, "refused a tool call: insufficient scope");
+            tracing::info!(subject = %identity.data().subject, tool = %target.asked, needed = ?needed, "refused a tool call: insufficient scope");
             let mut e = AuditEvent::by("tool.refused", "insufficient_scope", &identity);
             e.team = tool.plugin.manifest.team.clone();
             e.tool = Some(name.clone());
@@ -204,17 +232,14 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
         }
     }
     let caller_key = format!("{}|{}", identity.data().issuer, identity.data().subject);
-    let plugin_key = tool
-        .as_ref()
-        .map(|t| t.plugin.manifest.namespace())
-        .or_else(|| other_plugin.as_ref().map(|p| p.manifest.namespace()))
-        .unwrap_or_else(|| "(unknown)".to_owned());
+    let plugin_key =
+        target.plugin.as_ref().map_or_else(|| "(unknown)".to_owned(), |p| p.manifest.namespace());
     let permit = match guard.limits.admit(&caller_key, &plugin_key) {
         Ok(p) => p,
         Err(refusal) => {
-            tracing::info!(subject = %identity.data().subject, tool = name, limit = refusal.limit, "refused a tool call: limit reached");
+            tracing::info!(subject = %identity.data().subject, method = %target.method, what = %name, limit = refusal.limit, "refused a request: limit reached");
             let mut e = AuditEvent::by("tool.refused", "rate_limited", &identity);
-            e.team = tool.as_ref().and_then(|t| t.plugin.manifest.team.clone());
+            e.team = target.plugin.as_ref().and_then(|p| p.manifest.team.clone());
             e.tool = Some(name.clone());
             e.reason = Some(format!("{} limit reached", refusal.limit));
             guard.telemetry.audit.record(&e);

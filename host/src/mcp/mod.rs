@@ -303,6 +303,6 @@ impl ServerHandler for WardenMcp {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        subscriptions::notify_session(&self.state, context);
+        subscriptions::notify_session(self.state.clone(), context);
     }
 }

@@ -4,7 +4,7 @@
 //! expiry, and is accepted once. A tampered, expired, replayed or transplanted state is
 //! refused before any plugin instance runs.
 
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,6 +39,17 @@ pub(crate) enum StateError {
     /// It was already used once.
     #[error("requestState was already used; start the request again without it")]
     Replayed,
+    /// Too many states are in use at once to remember another; the client may retry shortly.
+    #[error("too many input-required requests are in progress; retry the request later")]
+    Busy,
+}
+
+/// The states used so far and not yet expired, oldest first (every state lives [`STATE_TTL`],
+/// so expiry order is use order).
+#[derive(Default)]
+struct Used {
+    ids: HashSet<String>,
+    by_expiry: VecDeque<(u64, String)>,
 }
 
 /// What a state is bound to.
@@ -89,7 +100,7 @@ struct Sealed {
 /// Seals and opens request states; remembers used ones.
 pub(crate) struct RequestStates {
     sealer: Sealer,
-    used: Mutex<HashMap<String, u64>>,
+    used: Mutex<Used>,
     rng: SystemRandom,
 }
 
@@ -105,7 +116,7 @@ impl RequestStates {
         let mut key = [0u8; 32];
         rng.fill(&mut key).map_err(|_| "the system random source failed".to_owned())?;
         let sealer = Sealer::new(("rs1", &key), &[]).map_err(|e| e.to_string())?;
-        Ok(RequestStates { sealer, used: Mutex::new(HashMap::new()), rng })
+        Ok(RequestStates { sealer, used: Mutex::new(Used::default()), rng })
     }
 
     /// A sealed state for the next round of the request `binding` describes.
@@ -136,12 +147,19 @@ impl RequestStates {
             return Err(StateError::Expired);
         }
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        if used.len() >= MAX_REMEMBERED {
-            used.retain(|_, expiry| *expiry >= now);
+        while used.by_expiry.front().is_some_and(|(expiry, _)| *expiry < now) {
+            if let Some((_, id)) = used.by_expiry.pop_front() {
+                used.ids.remove(&id);
+            }
         }
-        if used.len() >= MAX_REMEMBERED || used.insert(sealed.n, sealed.e).is_some() {
+        if used.ids.contains(&sealed.n) {
             return Err(StateError::Replayed);
         }
+        if used.ids.len() >= MAX_REMEMBERED {
+            return Err(StateError::Busy);
+        }
+        used.ids.insert(sealed.n.clone());
+        used.by_expiry.push_back((sealed.e, sealed.n));
         Ok(sealed.s)
     }
 }

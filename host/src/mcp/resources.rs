@@ -14,14 +14,15 @@ use serde_json::json;
 use super::request_state::Binding;
 use super::rounds::{self, Ended, Failed, Round};
 use super::{CACHE_TTL_MS, McpState, event, page_start, paginate};
-use crate::plugins::{CallError, LoadedPlugin, ToolFailure};
+use crate::plugins::{CallError, ToolFailure};
 use crate::shared::Identity;
 
 /// The answer to a read of a URI that does not exist or that the caller may not see: the same
-/// in both cases, so nothing confirms another team's resources exist (-32602, as 2026-07-28
-/// asks; `data.uri` names the URI).
+/// in both cases, so nothing confirms another team's resources exist. -32002 on 2025-11-25;
+/// rmcp answers 2026-07-28 requests with -32602 instead, as that revision asks. `data.uri`
+/// names the URI.
 fn not_found(uri: &str) -> ErrorData {
-    ErrorData::invalid_params(format!("resource not found: {uri}"), Some(json!({ "uri": uri })))
+    ErrorData::resource_not_found(format!("resource not found: {uri}"), Some(json!({ "uri": uri })))
 }
 
 /// Refuses resource methods when no plugin offers resources (the capability is not declared).
@@ -113,22 +114,6 @@ pub(super) fn list_templates(
     Ok(result)
 }
 
-/// The plugin that serves `uri` to `caller`: an exact resource first, then the most specific
-/// matching template. Only what the caller may see counts.
-fn route(state: &McpState, uri: &str, caller: &Identity) -> Option<std::sync::Arc<LoadedPlugin>> {
-    let snapshot = state.registry.snapshot();
-    if let Some(r) = snapshot.resource(uri) {
-        return state.admits(caller, &r.plugin, &r.resource().grant).then(|| r.plugin.clone());
-    }
-    snapshot
-        .templates()
-        .find(|t| {
-            state.admits(caller, &t.plugin, &t.template().grant)
-                && t.template().template.matches(uri).is_some()
-        })
-        .map(|t| t.plugin.clone())
-}
-
 /// `resources/read`: runs the owning plugin's `read-resource` in a fresh instance.
 pub(super) async fn read(
     state: &McpState,
@@ -139,8 +124,10 @@ pub(super) async fn read(
 ) -> Result<ReadResourceResponse, ErrorData> {
     let uri = request.uri.clone();
     let telemetry = &state.telemetry;
-    let Some(plugin) = route(state, &uri, caller) else {
-        let mut e = event("resource.refused", "refused", caller, &uri);
+    let routed = state.registry.snapshot().route_resource(&uri, |p, g| state.admits(caller, p, g));
+    let Some((plugin, served)) = routed else {
+        // Not the URI: a template's variables may be argument values.
+        let mut e = event("resource.refused", "refused", caller, "(unknown)");
         e.reason = Some("unknown resource, or not visible to the caller".into());
         telemetry.audit.record(&e);
         return Err(not_found(&uri));
@@ -184,7 +171,8 @@ pub(super) async fn read(
         }
         Err(Failed::Protocol(e)) => (Err(e), "refused"),
     };
-    let mut e = event("resource.read", outcome, caller, &uri);
+    // The fixed URI or the template that matched, never the requested URI's variable parts.
+    let mut e = event("resource.read", outcome, caller, &served);
     e.team = plugin.manifest.team.clone();
     e.plugin = Some(plugin.manifest.namespace());
     e.plugin_sha256 = Some(plugin.sha256.clone());

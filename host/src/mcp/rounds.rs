@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::{
     ClientCapabilities, ErrorData, InputRequest, InputRequiredResult, InputResponses, LoggingLevel,
@@ -22,12 +24,15 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::request_state::{Binding, RequestStates};
-use crate::plugins::events::NOTIFICATION_BUFFER;
+use crate::plugins::events::{EventBudget, NOTIFICATION_BUFFER};
 use crate::plugins::{CallError, CallEvent, CallEvents, ClientCaps, Outcome, Request};
 use crate::shared::Identity;
 
 /// Rounds Warden drives itself on a 2025-11-25 session before giving up.
 pub(crate) const MAX_ROUNDS: usize = 8;
+/// How long Warden waits for a 2025-11-25 client to answer one input request (a person may be
+/// answering it).
+const ASK_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A request's end: the plugin's result, or what to send the client instead.
 pub(super) enum Ended<T> {
@@ -91,14 +96,16 @@ impl Forwarder {
         plugin: &str,
         context: &RequestContext<RoleServer>,
         log_level: Option<LoggingLevel>,
+        budget: &Arc<EventBudget>,
     ) -> (CallEvents, Forwarder) {
         let token = context.meta.get_progress_token();
         if token.is_none() && log_level.is_none() {
-            let events = CallEvents::new(plugin, None, false, None, context.ct.clone());
+            let events = CallEvents::new(plugin, None, false, None, budget.clone(), context.ct.clone());
             return (events, Forwarder { task: None });
         }
         let (tx, mut rx) = mpsc::channel::<CallEvent>(NOTIFICATION_BUFFER);
-        let events = CallEvents::new(plugin, Some(tx), token.is_some(), log_level, context.ct.clone());
+        let events =
+            CallEvents::new(plugin, Some(tx), token.is_some(), log_level, budget.clone(), context.ct.clone());
         let peer: Peer<RoleServer> = context.peer.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
@@ -178,8 +185,9 @@ where
             .open(&text, &round.binding)
             .map_err(|e| Failed::Protocol(ErrorData::invalid_params(e.to_string(), None)))?;
     }
+    let budget = Arc::new(EventBudget::default());
     for _ in 0..MAX_ROUNDS {
-        let (events, forwarder) = Forwarder::start(round.plugin, round.context, round.log_level);
+        let (events, forwarder) = Forwarder::start(round.plugin, round.context, round.log_level, &budget);
         let request = Request {
             caller: round.caller,
             client,
@@ -208,8 +216,15 @@ where
         }
         // A 2025-11-25 session: ask over the session, then run a fresh instance with the answers.
         for (key, request) in needed.requests {
-            let answer = ask(&round.context.peer, request).await.map_err(Failed::Protocol)?;
-            responses.push((key, answer.to_string()));
+            let asked = tokio::time::timeout(ASK_TIMEOUT, ask(&round.context.peer, request));
+            let answer = tokio::select! {
+                answer = asked => answer.map_err(|_| Failed::Protocol(ErrorData::internal_error(
+                    format!("the client did not answer input request {key:?} within {} s", ASK_TIMEOUT.as_secs()),
+                    None,
+                )))?,
+                () = round.context.ct.cancelled() => return Err(Failed::Call(CallError::Cancelled)),
+            };
+            responses.push((key, answer.map_err(Failed::Protocol)?.to_string()));
         }
         plugin_state = needed.state;
         if round.context.ct.is_cancelled() {

@@ -2,6 +2,7 @@
 //! own stream on 2025-11-25. A hot reload that changes what a listener can see (tools, prompts,
 //! resources) sends it the matching notification, and only the kinds it asked for.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::RoleServer;
@@ -9,7 +10,6 @@ use rmcp::model::{ErrorData, NotificationNoParam, ServerNotification, Subscripti
 use rmcp::service::{NotificationContext, SubscriptionContext};
 
 use super::{McpState, caller};
-use crate::plugins::registry::ListVersions;
 use crate::shared::Identity;
 
 /// How often an idle session notifier checks whether its session is gone.
@@ -85,10 +85,21 @@ pub(super) async fn listen(state: &McpState, context: SubscriptionContext) -> Re
 }
 
 /// On a 2025-11-25 session: sends list-changed notifications on the session's stream until it
-/// closes.
-pub(super) fn notify_session(state: &McpState, context: NotificationContext<RoleServer>) {
+/// closes, for the lists whose content this session's caller can see changed.
+pub(super) fn notify_session(state: Arc<McpState>, context: NotificationContext<RoleServer>) {
+    let caller = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Identity>())
+        .cloned();
+    let Some(caller) = caller else {
+        tracing::warn!(
+            "a session was initialized without an identity; it gets no list-changed notifications"
+        );
+        return;
+    };
     let mut changes = state.registry.subscribe();
-    let mut last: ListVersions = *changes.borrow();
+    let mut seen = visible(&state, &caller);
     let peer = context.peer;
     tokio::spawn(async move {
         loop {
@@ -97,18 +108,18 @@ pub(super) fn notify_session(state: &McpState, context: NotificationContext<Role
                     if changed.is_err() {
                         return;
                     }
-                    let now = *changes.borrow_and_update();
+                    let now = visible(&state, &caller);
                     let mut sent = Ok(());
-                    if now.tools != last.tools {
+                    if now[0] != seen[0] {
                         sent = sent.and(peer.notify_tool_list_changed().await);
                     }
-                    if now.prompts != last.prompts {
+                    if now[1] != seen[1] {
                         sent = sent.and(peer.notify_prompt_list_changed().await);
                     }
-                    if now.resources != last.resources {
+                    if now[2] != seen[2] {
                         sent = sent.and(peer.notify_resource_list_changed().await);
                     }
-                    last = now;
+                    seen = now;
                     if sent.is_err() {
                         return;
                     }

@@ -6,6 +6,9 @@
 // this host serves.
 #![allow(deprecated)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
 use rmcp::model::LoggingLevel;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -56,13 +59,27 @@ pub enum CallEvent {
     },
 }
 
+/// What one request has sent so far, shared by all its rounds (each round is a fresh instance
+/// with its own [`CallEvents`]): the cap and the growing progress hold for the whole request.
+#[derive(Debug)]
+pub struct EventBudget {
+    sent: AtomicU32,
+    /// The last progress value sent, as `f64` bits (`u64::MAX`: none yet).
+    last_progress: AtomicU64,
+}
+
+impl Default for EventBudget {
+    fn default() -> Self {
+        EventBudget { sent: AtomicU32::new(0), last_progress: AtomicU64::new(u64::MAX) }
+    }
+}
+
 /// The plugin-side end: what the client asked for, the caps, and the channel.
 pub struct CallEvents {
     sender: Option<mpsc::Sender<CallEvent>>,
     progress_wanted: bool,
     log_level: Option<LoggingLevel>,
-    sent: u32,
-    last_progress: Option<f64>,
+    budget: Arc<EventBudget>,
     cancelled: CancellationToken,
     plugin: String,
 }
@@ -91,22 +108,15 @@ impl CallEvents {
         sender: Option<mpsc::Sender<CallEvent>>,
         progress_wanted: bool,
         log_level: Option<LoggingLevel>,
+        budget: Arc<EventBudget>,
         cancelled: CancellationToken,
     ) -> CallEvents {
-        CallEvents {
-            sender,
-            progress_wanted,
-            log_level,
-            sent: 0,
-            last_progress: None,
-            cancelled,
-            plugin: plugin.to_owned(),
-        }
+        CallEvents { sender, progress_wanted, log_level, budget, cancelled, plugin: plugin.to_owned() }
     }
 
     /// Events that go nowhere (load-time calls, completion).
     pub fn none(plugin: &str) -> CallEvents {
-        CallEvents::new(plugin, None, false, None, CancellationToken::new())
+        CallEvents::new(plugin, None, false, None, Arc::default(), CancellationToken::new())
     }
 
     /// Queues a progress report, if the client wants progress and it grows.
@@ -114,11 +124,13 @@ impl CallEvents {
         if !self.progress_wanted || !progress.is_finite() || total.is_some_and(|t| !t.is_finite()) {
             return;
         }
-        if self.last_progress.is_some_and(|last| progress <= last) {
+        let last = self.budget.last_progress.load(Ordering::Acquire);
+        if last != u64::MAX && progress <= f64::from_bits(last) {
             return;
         }
-        self.last_progress = Some(progress);
-        self.send(CallEvent::Progress { progress, total, message });
+        if self.send(CallEvent::Progress { progress, total, message }) {
+            self.budget.last_progress.store(progress.to_bits(), Ordering::Release);
+        }
     }
 
     /// Queues a log message, if it is at or above the client's level.
@@ -138,23 +150,27 @@ impl CallEvents {
         self.cancelled.is_cancelled()
     }
 
-    fn send(&mut self, event: CallEvent) {
-        let Some(sender) = &self.sender else { return };
-        if self.sent >= MAX_NOTIFICATIONS_PER_CALL {
-            if self.sent == MAX_NOTIFICATIONS_PER_CALL {
+    /// Queues `event` within the request's cap; true if it was queued.
+    fn send(&mut self, event: CallEvent) -> bool {
+        let Some(sender) = &self.sender else { return false };
+        let sent = self.budget.sent.load(Ordering::Acquire);
+        if sent >= MAX_NOTIFICATIONS_PER_CALL {
+            if sent == MAX_NOTIFICATIONS_PER_CALL {
                 tracing::warn!(
                     plugin = %self.plugin,
                     cap = MAX_NOTIFICATIONS_PER_CALL,
                     "plugin notification cap reached; dropping further progress and log notifications of this request"
                 );
-                self.sent += 1;
+                self.budget.sent.store(sent + 1, Ordering::Release);
             }
-            return;
+            return false;
         }
         // A full buffer means the client reads slower than the plugin writes: drop, never wait.
-        if sender.try_send(event).is_ok() {
-            self.sent += 1;
+        let queued = sender.try_send(event).is_ok();
+        if queued {
+            self.budget.sent.fetch_add(1, Ordering::AcqRel);
         }
+        queued
     }
 }
 
@@ -165,8 +181,15 @@ mod tests {
     #[test]
     fn only_what_the_client_asked_for_is_sent_and_the_cap_holds() {
         let (tx, mut rx) = mpsc::channel(1024);
-        let mut events =
-            CallEvents::new("p", Some(tx), true, Some(LoggingLevel::Warning), CancellationToken::new());
+        let budget = Arc::new(EventBudget::default());
+        let mut events = CallEvents::new(
+            "p",
+            Some(tx),
+            true,
+            Some(LoggingLevel::Warning),
+            budget.clone(),
+            CancellationToken::new(),
+        );
         events.log(LoggingLevel::Info, None, "below the level".into());
         events.log(LoggingLevel::Error, None, "sent".into());
         events.progress(1.0, None, None);
@@ -183,8 +206,15 @@ mod tests {
         assert!(matches!(&got[0], CallEvent::Log { message, .. } if message == "sent"));
         assert_eq!(got[1], CallEvent::Progress { progress: 1.0, total: None, message: None });
 
+        // The next round of the same request shares the budget: still capped, still growing.
+        let (tx, mut rx) = mpsc::channel(1024);
+        let mut next = CallEvents::new("p", Some(tx), true, None, budget, CancellationToken::new());
+        next.progress(5000.0, None, None);
+        assert!(rx.try_recv().is_err(), "the cap holds across rounds");
+
         let (tx, mut rx) = mpsc::channel(8);
-        let mut silent = CallEvents::new("p", Some(tx), false, None, CancellationToken::new());
+        let mut silent =
+            CallEvents::new("p", Some(tx), false, None, Arc::default(), CancellationToken::new());
         silent.log(LoggingLevel::Emergency, None, "no level asked".into());
         silent.progress(1.0, None, None);
         assert!(rx.try_recv().is_err(), "no progress token and no log level: nothing is sent");

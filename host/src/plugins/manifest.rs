@@ -179,6 +179,8 @@ pub struct Ceilings {
     pub team: Option<String>,
     /// Every required scope must start with this.
     pub scope_prefix: Option<String>,
+    /// Every resource URI and template must start with this.
+    pub resource_prefix: Option<String>,
     /// Memory when the manifest does not say, and the most it may ask for, in MiB.
     pub memory_mb: (u64, u64),
     /// Wall time when the manifest does not say, and the most it may ask for, in milliseconds.
@@ -199,6 +201,7 @@ impl Ceilings {
         Ceilings {
             team: None,
             scope_prefix: None,
+            resource_prefix: None,
             memory_mb: (rt.default_memory_mb, rt.max_memory_mb),
             timeout_ms: (rt.default_timeout_ms, rt.max_timeout_ms),
             max_output_kb: rt.max_output_kb,
@@ -215,6 +218,7 @@ impl Ceilings {
         Ceilings {
             team: Some(team.name.clone()),
             scope_prefix: Some(team.scope_prefix.clone()),
+            resource_prefix: Some(team.resource_prefix()),
             memory_mb: (rt.default_memory_mb.min(memory_max), memory_max),
             timeout_ms: (rt.default_timeout_ms.min(timeout_max), timeout_max),
             max_output_kb: rt.max_output_kb,
@@ -303,6 +307,21 @@ impl Manifest {
                  [tools.<name>] table per tool"
                     .into(),
             ));
+        }
+        if let Some(prefix) = &ceilings.resource_prefix {
+            let listed = (raw.resources.keys().map(|k| ("resources", k)))
+                .chain(raw.resource_templates.keys().map(|k| ("resource_templates", k)));
+            for (table, uri) in listed {
+                if !uri.starts_with(prefix.as_str()) {
+                    return Err(field(
+                        &format!("{table}.\"{uri}\""),
+                        format!(
+                            "is outside {}: this team's resources must start with {prefix:?}",
+                            ceilings.source.replace("'s ceiling", "'s resource prefix")
+                        ),
+                    ));
+                }
+            }
         }
         if raw.plugin.bare_names && ceilings.team.is_some() {
             return Err(field(
@@ -548,6 +567,18 @@ mod tests {
     }
 
     #[test]
+    fn team_resources_must_start_with_the_team_prefix() {
+        let c = Ceilings::team(&rt(), &team());
+        assert!(Manifest::parse_within("p", "[resources.\"sales://regions\"]\n", &c).is_ok());
+        let err = Manifest::parse_within("p", "[resource_templates.\"crm://a/{id}\"]\n", &c)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("resource_templates.\"crm://a/{id}\"") && err.contains("\"sales://\""), "{err}");
+        // The shared directory is the operator's: any URI.
+        assert!(Manifest::parse("p", "[resources.\"crm://a\"]\n", &rt()).is_ok());
+    }
+
+    #[test]
     fn bare_names_are_for_the_shared_directory_only() {
         let text = "[plugin]\nbare_names = true\n[tools.t]\n";
         let m = Manifest::parse("p", text, &rt()).unwrap();
@@ -562,10 +593,10 @@ mod tests {
         let err =
             Manifest::parse_within("p", "[prompts.x]\nscopes = [\"admin\"]\n", &c).unwrap_err().to_string();
         assert!(err.contains("prompts.x.scopes"), "{err}");
-        let err = Manifest::parse_within("p", "[resources.\"a://b\"]\nscopes = [\"admin\"]\n", &c)
+        let err = Manifest::parse_within("p", "[resources.\"sales://b\"]\nscopes = [\"admin\"]\n", &c)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("resources.\"a://b\".scopes"), "{err}");
+        assert!(err.contains("resources.\"sales://b\".scopes"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::sync::watch;
 
 use super::loaded::LoadedPlugin;
+use super::manifest::ToolGrant;
 use super::served::{ServedPrompt, ServedResource, ServedTemplate, ServedTool};
 
 /// Why a plugin is not installed: another source already serves one of its names.
@@ -156,6 +157,25 @@ impl Snapshot {
     /// Every served template, most specific first.
     pub fn templates(&self) -> impl Iterator<Item = TemplateRef> + '_ {
         self.templates.iter().map(|(plugin, index)| TemplateRef { plugin: plugin.clone(), index: *index })
+    }
+
+    /// The plugin that serves `uri` among what `visible` admits (plugin, grant), and what matched
+    /// (the URI itself, or the template's text): the exact resource first (an exact URI that is
+    /// not visible is not served at all), then the most specific matching template.
+    pub fn route_resource(
+        &self,
+        uri: &str,
+        visible: impl Fn(&LoadedPlugin, &ToolGrant) -> bool,
+    ) -> Option<(Arc<LoadedPlugin>, String)> {
+        if let Some((plugin, index)) = self.resources.get(uri) {
+            let resource = &plugin.resources[*index];
+            return visible(plugin, &resource.grant).then(|| (plugin.clone(), resource.uri.clone()));
+        }
+        self.templates.iter().find_map(|(plugin, index)| {
+            let t = &plugin.templates[*index];
+            (visible(plugin, &t.grant) && t.template.matches(uri).is_some())
+                .then(|| (plugin.clone(), t.template.as_str().to_owned()))
+        })
     }
 
     /// Every live plugin, by source.
