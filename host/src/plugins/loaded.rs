@@ -16,6 +16,10 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::{v0_1, v0_2};
 use super::convert;
+use super::exports::{
+    CallToolParams, CallToolResults, CompleteParams, CompleteResults, Export, PromptParams, PromptResults,
+    ReadParams, ReadResults, ServerExports, typed,
+};
 use super::host_state::{QueryHandle, StoreState};
 use super::manifest::{Manifest, ToolGrant, is_valid_tool_name};
 use super::request::{ClientCaps, Outcome, PromptOutput, ReadOutput, Request, ToolOutput};
@@ -58,8 +62,9 @@ pub enum LoadError {
 enum Contract {
     /// `warden:plugin@0.1.x`: tools returning JSON text.
     V0_1(v0_1::PluginPre<StoreState>),
-    /// `warden:plugin@0.2.x`: the whole MCP server surface.
-    V0_2(v0_2::PluginPre<StoreState>),
+    /// `warden:plugin@0.2.x`: the whole MCP server surface, with its export functions
+    /// type-checked once (set by `describe`, before the plugin serves anything).
+    V0_2(v0_2::PluginPre<StoreState>, Option<ServerExports>),
 }
 
 /// Which contract a component exports (from its export names).
@@ -257,7 +262,7 @@ impl LoadedPlugin {
                 Contract::V0_1(v0_1::PluginPre::new(instance_pre).map_err(|e| shape(v0_1::EXPORT, e))?)
             }
             ContractVersion::V0_2 => {
-                Contract::V0_2(v0_2::PluginPre::new(instance_pre).map_err(|e| shape(v0_2::EXPORT, e))?)
+                Contract::V0_2(v0_2::PluginPre::new(instance_pre).map_err(|e| shape(v0_2::EXPORT, e))?, None)
             }
         };
 
@@ -271,7 +276,10 @@ impl LoadedPlugin {
             unlisted: Vec::new(),
             contract,
         };
-        let offer = plugin.describe(runtime).await?;
+        let (offer, exports) = plugin.describe(runtime).await?;
+        if let Contract::V0_2(_, slot) = &mut plugin.contract {
+            *slot = exports;
+        }
         let warnings = plugin.reconcile(offer)?;
         Ok((plugin, warnings))
     }
@@ -280,11 +288,15 @@ impl LoadedPlugin {
     pub fn contract_version(&self) -> ContractVersion {
         match self.contract {
             Contract::V0_1(_) => ContractVersion::V0_1,
-            Contract::V0_2(_) => ContractVersion::V0_2,
+            Contract::V0_2(..) => ContractVersion::V0_2,
         }
     }
 
-    async fn describe(&self, runtime: &Runtime) -> Result<v0_2::warden::plugin::types::Offer, LoadError> {
+    /// Calls `describe`; for 0.2 also type-checks the export functions later requests call.
+    async fn describe(
+        &self,
+        runtime: &Runtime,
+    ) -> Result<(v0_2::warden::plugin::types::Offer, Option<ServerExports>), LoadError> {
         let describe_error = |e: CallError| LoadError::Describe(e.to_string());
         let mut store = self.new_store(runtime).map_err(|e| LoadError::Describe(e.to_string()))?;
         match &self.contract {
@@ -294,7 +306,7 @@ impl LoadedPlugin {
                     plugin.warden_plugin_tools().call_describe(&mut store).await
                 };
                 let specs = self.run_limited(run, None).await.map_err(describe_error)?;
-                Ok(v0_2::warden::plugin::types::Offer {
+                let offer = v0_2::warden::plugin::types::Offer {
                     tools: specs
                         .into_iter()
                         .map(|t| v0_2::warden::plugin::types::ToolSpec {
@@ -308,12 +320,17 @@ impl LoadedPlugin {
                     resources: Vec::new(),
                     resource_templates: Vec::new(),
                     prompts: Vec::new(),
-                })
+                };
+                Ok((offer, None))
             }
-            Contract::V0_2(pre) => {
+            Contract::V0_2(pre, _) => {
                 let run = async {
-                    let plugin = pre.instantiate_async(&mut store).await?;
-                    plugin.warden_plugin_server().call_describe(&mut store).await
+                    let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                    let exports =
+                        ServerExports::check(pre.instance_pre(), &mut store, &instance, v0_2::EXPORT)?;
+                    let plugin = v0_2::Plugin::new(&mut store, &instance)?;
+                    let offer = plugin.warden_plugin_server().call_describe(&mut store).await?;
+                    Ok((offer, Some(exports)))
                 };
                 self.run_limited(run, None).await.map_err(describe_error)
             }
@@ -607,7 +624,8 @@ impl LoadedPlugin {
                     })),
                 }
             }
-            Contract::V0_2(pre) => {
+            Contract::V0_2(pre, exports) => {
+                let exports = exports.as_ref().ok_or_else(not_described)?;
                 let wit_req = wit_request(&request, &request.input_responses);
                 let cancel = request.events.cancel_token();
                 let cx = p
@@ -618,12 +636,14 @@ impl LoadedPlugin {
                 let db = p.db();
                 let store = &mut p.store;
                 let run = async {
-                    let plugin = pre.instantiate_async(&mut *store).await?;
+                    let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+                    let func = exports.func(&mut *store, &instance, Export::CallTool)?;
                     let cx = Resource::new_borrow(cx.rep());
-                    plugin
-                        .warden_plugin_server()
-                        .call_call_tool(&mut *store, tool, &arguments_json, &wit_req, cx, db)
-                        .await
+                    let params = (tool, arguments_json.as_str(), &wit_req, cx, db);
+                    let (out,) = typed::<CallToolParams<'_>, CallToolResults>(func)
+                        .call_async(&mut *store, params)
+                        .await?;
+                    Ok(out)
                 };
                 let result = self.run_limited(run, Some(&cancel)).await;
                 p.finish(matches!(result, Ok(Ok(_)))).await;
@@ -649,9 +669,10 @@ impl LoadedPlugin {
         uri: &str,
         request: Request<'_>,
     ) -> Result<Outcome<ReadOutput>, CallError> {
-        let Contract::V0_2(pre) = &self.contract else {
+        let Contract::V0_2(pre, exports) = &self.contract else {
             return Err(CallError::Internal("a 0.1 plugin serves no resources".into()));
         };
+        let exports = exports.as_ref().ok_or_else(not_described)?;
         let limit = self.manifest.limits.max_output_bytes;
         let mut p = self.prepare(runtime, request.caller).await?;
         let wit_req = wit_request(&request, &request.input_responses);
@@ -664,9 +685,13 @@ impl LoadedPlugin {
         let db = p.db();
         let store = &mut p.store;
         let run = async {
-            let plugin = pre.instantiate_async(&mut *store).await?;
+            let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+            let func = exports.func(&mut *store, &instance, Export::ReadResource)?;
             let cx = Resource::new_borrow(cx.rep());
-            plugin.warden_plugin_server().call_read_resource(&mut *store, uri, &wit_req, cx, db).await
+            let (out,) = typed::<ReadParams<'_>, ReadResults>(func)
+                .call_async(&mut *store, (uri, &wit_req, cx, db))
+                .await?;
+            Ok(out)
         };
         let result = self.run_limited(run, Some(&cancel)).await;
         p.finish(matches!(result, Ok(Ok(_)))).await;
@@ -694,9 +719,10 @@ impl LoadedPlugin {
         arguments: Vec<(String, String)>,
         request: Request<'_>,
     ) -> Result<Outcome<PromptOutput>, CallError> {
-        let Contract::V0_2(pre) = &self.contract else {
+        let Contract::V0_2(pre, exports) = &self.contract else {
             return Err(CallError::Internal("a 0.1 plugin serves no prompts".into()));
         };
+        let exports = exports.as_ref().ok_or_else(not_described)?;
         let limit = self.manifest.limits.max_output_bytes;
         let mut p = self.prepare(runtime, request.caller).await?;
         let wit_req = wit_request(&request, &request.input_responses);
@@ -709,12 +735,13 @@ impl LoadedPlugin {
         let db = p.db();
         let store = &mut p.store;
         let run = async {
-            let plugin = pre.instantiate_async(&mut *store).await?;
+            let instance = pre.instance_pre().instantiate_async(&mut *store).await?;
+            let func = exports.func(&mut *store, &instance, Export::GetPrompt)?;
             let cx = Resource::new_borrow(cx.rep());
-            plugin
-                .warden_plugin_server()
-                .call_get_prompt(&mut *store, prompt, &arguments, &wit_req, cx, db)
-                .await
+            let params = (prompt, arguments.as_slice(), &wit_req, cx, db);
+            let (out,) =
+                typed::<PromptParams<'_>, PromptResults>(func).call_async(&mut *store, params).await?;
+            Ok(out)
         };
         let result = self.run_limited(run, Some(&cancel)).await;
         p.finish(matches!(result, Ok(Ok(_)))).await;
@@ -740,9 +767,10 @@ impl LoadedPlugin {
         context: Vec<(String, String)>,
         caller: &Identity,
     ) -> Result<CompletionInfo, CallError> {
-        let Contract::V0_2(pre) = &self.contract else {
+        let Contract::V0_2(pre, exports) = &self.contract else {
             return Ok(CompletionInfo::default());
         };
+        let exports = exports.as_ref().ok_or_else(not_described)?;
         let _slot = runtime.acquire_slot().await.ok_or(CallError::Busy)?;
         let mut store = self.new_store(runtime).map_err(|e| CallError::Internal(e.to_string()))?;
         use v0_2::warden::plugin::types::CompletionRef;
@@ -752,11 +780,12 @@ impl LoadedPlugin {
         };
         let identity = convert::identity(caller);
         let run = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            plugin
-                .warden_plugin_server()
-                .call_complete(&mut store, &of, argument, value, &context, &identity)
-                .await
+            let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+            let func = exports.func(&mut store, &instance, Export::Complete)?;
+            let params = (&of, argument, value, context.as_slice(), &identity);
+            let (out,) =
+                typed::<CompleteParams<'_>, CompleteResults>(func).call_async(&mut store, params).await?;
+            Ok(out)
         };
         let c = self.run_limited(run, None).await?.map_err(failure_v0_2)?;
         let mut values = c.values;
@@ -780,6 +809,12 @@ pub enum Completing<'a> {
     Prompt(&'a str),
     /// A resource template, by its template text.
     Template(&'a str),
+}
+
+/// A 0.2 plugin asked to serve before `describe` checked its exports (cannot happen: loading
+/// fails first).
+fn not_described() -> CallError {
+    CallError::Internal("the plugin's exports were not checked at load".into())
 }
 
 /// Refuses a manifest that lists `kind`s the component does not offer.

@@ -6,6 +6,7 @@ mod cache;
 mod convert;
 pub mod directory;
 pub mod events;
+mod exports;
 pub mod host_state;
 pub mod loaded;
 pub mod manifest;
