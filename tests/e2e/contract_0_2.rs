@@ -941,3 +941,25 @@ async fn a_contract_0_1_plugin_and_a_0_2_plugin_are_served_side_by_side() {
         assert_eq!(text_of(&modern), "This is a simple text response for testing.", "{modern:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_server_request_state_key_accept_each_others_states() {
+    let key = "6b".repeat(32);
+    let config = format!("{UNLIMITED}\n[server]\nrequest_state_key = \"{key}\"\n");
+    let start = |config: String| async move {
+        Warden::start(&config, |dir| install(dir, "conformance", "conformance")).await.expect("start warden")
+    };
+    let (a, b, lone) = (start(config.clone()).await, start(config).await, conformance_warden().await);
+
+    // Round 1 on replica a, the retry on replica b: served there.
+    let state = ask(&a, 1).await["requestState"].as_str().expect("a requestState").to_owned();
+    let retry = answer(&b, 2, ELICITATION_TOOL, ada(), &state).await;
+    assert_eq!(stable(retry.result())["resultType"], "complete", "{}", retry.body);
+    assert!(texts(&retry.result()["content"]).contains("Ada"), "{}", retry.body);
+
+    // A replica with its own random key cannot open it, and nothing runs there.
+    let state = ask(&a, 3).await["requestState"].as_str().expect("a requestState").to_owned();
+    let refused = answer(&lone, 4, ELICITATION_TOOL, ada(), &state).await;
+    assert_invalid_params(&refused, 4, "a state sealed under another key");
+    assert!(tool_called(&lone, ELICITATION_TOOL).is_empty(), "{:?}", lone.audit());
+}

@@ -230,7 +230,10 @@ impl Listening {
             teams: Teams::from_config(&config.teams),
             telemetry,
             in_flight: AtomicUsize::new(0),
-            request_states: crate::mcp::RequestStates::new().map_err(AppError::RequestState)?,
+            request_states: crate::mcp::RequestStates::new(
+                config.server.request_state_key().map_err(AppError::RequestState)?,
+            )
+            .map_err(AppError::RequestState)?,
         });
         let state = AppState {
             mcp: mcp.clone(),

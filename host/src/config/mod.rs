@@ -82,6 +82,10 @@ pub struct ServerConfig {
     pub http2_keep_alive_s: u64,
     /// On SIGTERM/Ctrl-C: how long in-flight requests get to finish before connections are closed.
     pub shutdown_grace_s: u64,
+    /// The key that seals the `requestState` of input-required results: 64 hex characters (32
+    /// bytes), or an `env:`/`file:` reference to them. Give every replica the same key, so a
+    /// client's retry may reach any of them. Unset: a random key per process.
+    pub request_state_key: Option<Secret>,
 }
 
 /// `[server.tls]`
@@ -212,6 +216,19 @@ impl Secret {
     }
 }
 
+impl ServerConfig {
+    /// The resolved `server.request_state_key` (`None`: not set).
+    pub fn request_state_key(&self) -> Result<Option<[u8; 32]>, String> {
+        let Some(secret) = &self.request_state_key else { return Ok(None) };
+        let text = crate::shared::resolve_reference("server.request_state_key", secret.expose())
+            .map_err(|e| e.to_string())?;
+        let bytes = hex::decode(text.trim()).map_err(|_| "is not hex".to_owned())?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Some)
+            .map_err(|_| format!("is {} bytes; it must be 32 (64 hex characters)", bytes.len()))
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -325,6 +342,7 @@ impl Default for ServerConfig {
             body_read_timeout_ms: 30_000,
             http2_keep_alive_s: 60,
             shutdown_grace_s: 20,
+            request_state_key: None,
         }
     }
 }

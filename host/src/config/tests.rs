@@ -165,6 +165,7 @@ fn tls_and_team_misconfigurations_are_all_named_with_a_fix() {
         public_url = "http://mcp.example.com"
         bind = "127.0.0.1:8000"
         admin_bind = "127.0.0.1:8000"
+        request_state_key = "abcd"
         [server.tls]
         cert = "/nonexistent/cert.pem"
         key = "/nonexistent/key.pem"
@@ -206,6 +207,7 @@ fn tls_and_team_misconfigurations_are_all_named_with_a_fix() {
         "teams[1].trusted_keys[1]",
         "WARDEN_TEST_NO_SUCH_VARIABLE",
         "teams[1].resource_prefix",
+        "server.request_state_key",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }

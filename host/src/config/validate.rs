@@ -255,6 +255,13 @@ impl Config {
 
     fn validate_listener(&self, bad: &mut impl FnMut(&str, String, &str)) {
         let s = &self.server;
+        if let Err(problem) = s.request_state_key() {
+            bad(
+                "server.request_state_key",
+                problem,
+                "use 64 hex characters, e.g. from `openssl rand -hex 32`, or an env:/file: reference to them",
+            );
+        }
         if let Some(tls) = &s.tls {
             match &s.public_url {
                 Some(url) if !url.starts_with("https://") => bad(

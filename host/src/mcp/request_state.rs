@@ -109,12 +109,19 @@ fn now_secs() -> u64 {
 }
 
 impl RequestStates {
-    /// States under a fresh random key: they do not survive a restart (a retry then gets
-    /// "integrity check failed" and the client starts over).
-    pub(crate) fn new() -> Result<RequestStates, String> {
+    /// States sealed under `key` (`server.request_state_key`, the same on every replica), or
+    /// under a fresh random key: then they do not survive a restart or move to another replica
+    /// (a retry there gets "integrity check failed" and the client starts over).
+    pub(crate) fn new(key: Option<[u8; 32]>) -> Result<RequestStates, String> {
         let rng = SystemRandom::new();
-        let mut key = [0u8; 32];
-        rng.fill(&mut key).map_err(|_| "the system random source failed".to_owned())?;
+        let key = match key {
+            Some(k) => k,
+            None => {
+                let mut k = [0u8; 32];
+                rng.fill(&mut k).map_err(|_| "the system random source failed".to_owned())?;
+                k
+            }
+        };
         let sealer = Sealer::new(("rs1", &key), &[]).map_err(|e| e.to_string())?;
         Ok(RequestStates { sealer, used: Mutex::new(Used::default()), rng })
     }
@@ -184,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_state_opens_once_for_its_own_request_only() {
-        let states = RequestStates::new().unwrap();
+        let states = RequestStates::new(None).unwrap();
         let (alice, bob) = (caller("alice"), caller("bob"));
         let args = serde_json::json!({"a": 1});
         let binding = |c| Binding {
@@ -210,7 +217,11 @@ mod tests {
         assert_eq!(states.open(&tampered, &binding(&alice)), Err(StateError::Tampered));
         assert_eq!(states.open(&sealed, &binding(&alice)), Ok(Some("round-1".into())));
         assert_eq!(states.open(&sealed, &binding(&alice)), Err(StateError::Replayed));
-        let foreign = RequestStates::new().unwrap().seal(&binding(&alice), None).unwrap();
+        let foreign = RequestStates::new(None).unwrap().seal(&binding(&alice), None).unwrap();
         assert_eq!(states.open(&foreign, &binding(&alice)), Err(StateError::Tampered));
+        // Two replicas with the same configured key accept each other's states.
+        let (a, b) = (RequestStates::new(Some([7; 32])).unwrap(), RequestStates::new(Some([7; 32])).unwrap());
+        let sealed = a.seal(&binding(&alice), Some("s".into())).unwrap();
+        assert_eq!(b.open(&sealed, &binding(&alice)), Ok(Some("s".into())));
     }
 }
