@@ -145,6 +145,20 @@ async fn slow_clients_are_cut_off_without_holding_the_server() -> anyhow::Result
     let (answer, _) = until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
 
+    // The same on a reused keep-alive connection: a small request first, then the big head.
+    let mut s = TcpStream::connect(&addr).await?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await?;
+    let mut first = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut first)).await??;
+    assert!(
+        String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    let _ = s.write_all(big.as_bytes()).await;
+    let (answer, _) = until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "the limit holds on a reused connection: {answer:?}");
+
     // A client that sends its head but stalls in the body gets 408.
     let mut s = TcpStream::connect(&addr).await?;
     s.write_all(

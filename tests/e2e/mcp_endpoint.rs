@@ -141,6 +141,17 @@ async fn oversized_body_is_413() {
     let big = json!({ "pad": "x".repeat(10_000) });
     let r = McpPost::new(warden.mcp_url()).jsonrpc(1, "ping", big).send().await.unwrap();
     assert_eq!(r.status(), 413);
+
+    // A 2 MB body, ten times over one reused keep-alive connection: a 413 every time, never a
+    // reset (Warden reads the rest of the body before answering).
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let huge = json!({ "pad": "x".repeat(2 * 1024 * 1024) });
+    for attempt in 0..10 {
+        let r =
+            McpPost::new(warden.mcp_url()).over(&http).jsonrpc(attempt, "ping", huge.clone()).send().await;
+        let status = r.map(|r| r.status().as_u16()).map_err(|e| format!("{e:?}"));
+        assert_eq!(status, Ok(413), "attempt {attempt}");
+    }
 }
 
 #[tokio::test]

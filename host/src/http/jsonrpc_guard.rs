@@ -114,12 +114,12 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max_body_bytes as u64) {
-        return too_large(max_body_bytes);
+        return drained_too_large(body, max_body_bytes).await;
     }
-    let bytes = match axum::body::to_bytes(body, max_body_bytes).await {
-        Ok(b) => b,
-        Err(e) if is_length_limit(&e) => return too_large(max_body_bytes),
-        Err(e) if is_timeout(&e) => {
+    let bytes = match read_body(body, max_body_bytes).await {
+        BodyRead::Done(b) => b,
+        BodyRead::TooLarge(rest) => return drained_too_large(rest, max_body_bytes).await,
+        BodyRead::Stalled => {
             return (
                 StatusCode::REQUEST_TIMEOUT,
                 [(header::CONNECTION, HeaderValue::from_static("close"))],
@@ -127,7 +127,9 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             )
                 .into_response();
         }
-        Err(_) => return (StatusCode::BAD_REQUEST, "could not read the request body").into_response(),
+        BodyRead::Failed => {
+            return (StatusCode::BAD_REQUEST, "could not read the request body").into_response();
+        }
     };
     let value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(v) => v,
@@ -272,8 +274,56 @@ fn too_many(refusal: &Refusal, id: Option<serde_json::Value>) -> Response {
     response
 }
 
-fn is_length_limit(e: &axum::Error) -> bool {
-    caused_by::<http_body_util::LengthLimitError>(e)
+/// Most bytes of an oversized body read and thrown away before answering 413.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How reading a body ended.
+enum BodyRead {
+    /// All of it, within the limit.
+    Done(axum::body::Bytes),
+    /// Over the limit; the rest of the body is still unread.
+    TooLarge(Body),
+    /// The client paused longer than `server.body_read_timeout_ms`.
+    Stalled,
+    /// The connection failed.
+    Failed,
+}
+
+/// Reads `body`, up to `max` bytes.
+async fn read_body(mut body: Body, max: usize) -> BodyRead {
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    if buf.len() + data.len() > max {
+                        return BodyRead::TooLarge(body);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Err(e) if is_timeout(&e) => return BodyRead::Stalled,
+            Err(_) => return BodyRead::Failed,
+        }
+    }
+    BodyRead::Done(buf.into())
+}
+
+/// 413, after reading what is left of `body` (up to [`DRAIN_LIMIT`]): a server that closes a
+/// connection with unread request data makes the kernel reset it, and the client then sees the
+/// reset instead of the 413 (on a reused keep-alive connection, usually). A body beyond the drain
+/// limit gets the 413 with `Connection: close`.
+async fn drained_too_large(mut body: Body, max: usize) -> Response {
+    let mut drained = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        drained += frame.data_ref().map_or(0, axum::body::Bytes::len);
+        if drained > DRAIN_LIMIT {
+            let mut response = too_large(max);
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    }
+    too_large(max)
 }
 
 fn is_timeout(e: &axum::Error) -> bool {

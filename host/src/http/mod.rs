@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::routing::get;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -112,7 +112,36 @@ pub(crate) fn router(
     if let Some(proxy) = &state.oidc {
         router = router.merge(crate::oidc_proxy::routes(proxy.clone()));
     }
-    router.with_state(state)
+    // hyper's buffer limit holds for a connection's first request head only (the buffer has grown
+    // by the time a reused keep-alive connection sends the next), so every request is measured.
+    let max_head = config.server.max_header_bytes;
+    router
+        .layer(middleware::from_fn(move |request: axum::extract::Request, next: middleware::Next| {
+            head_limit(max_head, request, next)
+        }))
+        .with_state(state)
+}
+
+/// Answers 431 (and closes the connection) for a request whose head (request line and headers) is
+/// over `max` bytes, on every request of a connection, not only its first.
+async fn head_limit(
+    max: usize,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let head = request.method().as_str().len()
+        + request.uri().to_string().len()
+        + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
+    if head > max {
+        use axum::response::IntoResponse;
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            [(header::CONNECTION, HeaderValue::from_static("close"))],
+            format!("the request head is over the {max}-byte limit (server.max_header_bytes)"),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// CORS for `/mcp`: only the configured browser origins, with the MCP and auth headers.
