@@ -20,7 +20,7 @@ use super::exports::{
     CallToolParams, CallToolResults, CompleteParams, CompleteResults, Export, PromptParams, PromptResults,
     ReadParams, ReadResults, ServerExports, typed,
 };
-use super::host_state::{QueryHandle, StoreState};
+use super::host_state::{CallContext, QueryHandle, StoreState};
 use super::manifest::{Manifest, ToolGrant, is_valid_tool_name};
 use super::request::{ClientCaps, Outcome, PromptOutput, ReadOutput, Request, ToolOutput};
 use super::runtime::Runtime;
@@ -186,6 +186,24 @@ impl Prepared {
             session.finish(ok).await;
         }
     }
+}
+
+/// A 0.2 request made ready to run: its store, the request record, the lent call context, and
+/// the token that cancels it.
+struct PreparedV0_2 {
+    p: Prepared,
+    req: v0_2::warden::plugin::types::Request,
+    cx: Resource<CallContext>,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+/// "Input required": the plugin's requests, checked and within the output limit.
+fn input_required<T>(
+    ir: v0_2::warden::plugin::types::InputRequired,
+    limit: usize,
+) -> Result<Outcome<T>, CallError> {
+    let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
+    Ok(Outcome::InputRequired(within_limit(needed, limit)?))
 }
 
 fn failure_v0_2(e: v0_2::warden::plugin::types::PluginError) -> CallError {
@@ -566,6 +584,19 @@ impl LoadedPlugin {
         Ok(Prepared { _slot: slot, store, db })
     }
 
+    /// [`Self::prepare`] for a 0.2 request, also lending it the call context.
+    async fn prepare_v0_2(&self, runtime: &Runtime, request: Request<'_>) -> Result<PreparedV0_2, CallError> {
+        let mut p = self.prepare(runtime, request.caller).await?;
+        let req = wit_request(&request, &request.input_responses);
+        let cancel = request.events.cancel_token();
+        let cx = p
+            .store
+            .data_mut()
+            .lend_call_context(request.events)
+            .map_err(|e| CallError::Internal(e.to_string()))?;
+        Ok(PreparedV0_2 { p, req, cx, cancel })
+    }
+
     /// Runs `tool` (local name) with already-validated `arguments_json` for `caller` in a fresh
     /// store: the first round, with no client features.
     pub async fn call(
@@ -594,9 +625,9 @@ impl LoadedPlugin {
         request: Request<'_>,
     ) -> Result<Outcome<ToolOutput>, CallError> {
         let limit = self.manifest.limits.max_output_bytes;
-        let mut p = self.prepare(runtime, request.caller).await?;
         match &self.contract {
             Contract::V0_1(pre) => {
+                let mut p = self.prepare(runtime, request.caller).await?;
                 let identity = to_wit_identity(request.caller);
                 let db = p.db();
                 let cancel = request.events.cancel_token();
@@ -626,13 +657,8 @@ impl LoadedPlugin {
             }
             Contract::V0_2(pre, exports) => {
                 let exports = exports.as_ref().ok_or_else(not_described)?;
-                let wit_req = wit_request(&request, &request.input_responses);
-                let cancel = request.events.cancel_token();
-                let cx = p
-                    .store
-                    .data_mut()
-                    .lend_call_context(request.events)
-                    .map_err(|e| CallError::Internal(e.to_string()))?;
+                let PreparedV0_2 { mut p, req: wit_req, cx, cancel } =
+                    self.prepare_v0_2(runtime, request).await?;
                 let db = p.db();
                 let store = &mut p.store;
                 let run = async {
@@ -653,10 +679,7 @@ impl LoadedPlugin {
                         let r = convert::tool_result(r).map_err(CallError::Unusable)?;
                         Ok(Outcome::Complete(ToolOutput::Result(within_limit(r, limit)?)))
                     }
-                    ToolOutcome::InputRequired(ir) => {
-                        let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
-                        Ok(Outcome::InputRequired(within_limit(needed, limit)?))
-                    }
+                    ToolOutcome::InputRequired(ir) => input_required(ir, limit),
                 }
             }
         }
@@ -674,14 +697,7 @@ impl LoadedPlugin {
         };
         let exports = exports.as_ref().ok_or_else(not_described)?;
         let limit = self.manifest.limits.max_output_bytes;
-        let mut p = self.prepare(runtime, request.caller).await?;
-        let wit_req = wit_request(&request, &request.input_responses);
-        let cancel = request.events.cancel_token();
-        let cx = p
-            .store
-            .data_mut()
-            .lend_call_context(request.events)
-            .map_err(|e| CallError::Internal(e.to_string()))?;
+        let PreparedV0_2 { mut p, req: wit_req, cx, cancel } = self.prepare_v0_2(runtime, request).await?;
         let db = p.db();
         let store = &mut p.store;
         let run = async {
@@ -704,10 +720,7 @@ impl LoadedPlugin {
                 let contents: Vec<_> = contents.into_iter().map(convert::resource_contents).collect();
                 Ok(Outcome::Complete(within_limit(contents, limit)?))
             }
-            ReadOutcome::InputRequired(ir) => {
-                let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
-                Ok(Outcome::InputRequired(within_limit(needed, limit)?))
-            }
+            ReadOutcome::InputRequired(ir) => input_required(ir, limit),
         }
     }
 
@@ -724,14 +737,7 @@ impl LoadedPlugin {
         };
         let exports = exports.as_ref().ok_or_else(not_described)?;
         let limit = self.manifest.limits.max_output_bytes;
-        let mut p = self.prepare(runtime, request.caller).await?;
-        let wit_req = wit_request(&request, &request.input_responses);
-        let cancel = request.events.cancel_token();
-        let cx = p
-            .store
-            .data_mut()
-            .lend_call_context(request.events)
-            .map_err(|e| CallError::Internal(e.to_string()))?;
+        let PreparedV0_2 { mut p, req: wit_req, cx, cancel } = self.prepare_v0_2(runtime, request).await?;
         let db = p.db();
         let store = &mut p.store;
         let run = async {
@@ -750,10 +756,7 @@ impl LoadedPlugin {
             PromptOutcome::Complete(r) => {
                 Ok(Outcome::Complete(within_limit(convert::prompt_result(r), limit)?))
             }
-            PromptOutcome::InputRequired(ir) => {
-                let needed = convert::input_needed(ir).map_err(CallError::Unusable)?;
-                Ok(Outcome::InputRequired(within_limit(needed, limit)?))
-            }
+            PromptOutcome::InputRequired(ir) => input_required(ir, limit),
         }
     }
 
