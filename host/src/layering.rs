@@ -9,7 +9,7 @@ const LAYERS: &[&[&str]] = &[
     &["shared"],
     &["config"],
     &["telemetry"],
-    &["resource_server", "db", "store", "teams", "limits"],
+    &["resource_server", "db", "store", "teams", "limits", "outbound"],
     &["plugins"],
     &["mcp"],
     &["oidc_proxy"],

@@ -14,6 +14,7 @@
 //! | 3 | [`db`] | the ODBC pool that impersonates the caller, the SQL guard, dialects |
 //! | 3 | `store` | the state store of the OIDC proxy (redb or Redis, every value sealed) |
 //! | 3 | [`teams`], [`limits`] | who may use which team's tools; rate and concurrency limits per caller and plugin |
+//! | 3 | [`outbound`] | outbound HTTP as the caller: destinations, credentials, SSRF-safe connect, limits |
 //! | 4 | [`plugins`] | manifests, the wasmtime runtime and host imports, the registry, hot reload, signatures |
 //! | 5 | `mcp` | the rmcp handler: tools listed and called for one identity |
 //! | 6 | `oidc_proxy` | Warden as the OAuth authorization server in front of an upstream IdP |
@@ -34,6 +35,7 @@ mod http;
 pub mod limits;
 mod mcp;
 mod oidc_proxy;
+pub mod outbound;
 pub mod plugins;
 pub mod resource_server;
 pub mod shared;

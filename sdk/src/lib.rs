@@ -180,6 +180,7 @@ mod content;
 mod context;
 pub mod db;
 mod error;
+pub mod http;
 mod input;
 mod template;
 mod tools;

@@ -17,6 +17,7 @@ mod hot_reload;
 mod limits;
 mod mcp_endpoint;
 mod oidc_proxy;
+mod outbound_http;
 mod sandbox_limits;
 mod signed_plugins;
 mod teams;

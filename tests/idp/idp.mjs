@@ -231,6 +231,12 @@ function buildProvider(issuer) {
       ctx.body = out;
     },
   });
+  // RFC 8693 token exchange, through oidc-provider's own grant-type extension point (TEST CODE:
+  // oidc-provider ships no token-exchange grant). The subject token must be an access token this
+  // IdP issued; the new token is an at+jwt for the requested audience (or resource), with the
+  // subject's `sub`, the requested scope and an `act` claim naming the exchanging client.
+  provider.registerGrantType(TOKEN_EXCHANGE, (ctx) => tokenExchange(ctx, issuer),
+    ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope']);
   for (const event of ['server_error', 'grant.error', 'authorization.error', 'introspection.error']) {
     provider.on(event, (ctx, err) => log(`${event}: ${err?.message}: ${err?.error_description ?? ''} ${err?.error_detail ?? ''}`));
   }
@@ -363,6 +369,65 @@ async function introspect(current, issuer, req, res) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TEST CODE: token exchange (see registerGrantType above) and an Auth0-like /userinfo.
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+let exchanges = 0;
+
+function signJwt(payload) {
+  const jwk = keys[0];
+  const header = { alg: 'RS256', typ: 'at+jwt', kid: jwk.kid };
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${enc(header)}.${enc(payload)}`;
+  const key = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  return `${input}.${crypto.sign('RSA-SHA256', Buffer.from(input), key).toString('base64url')}`;
+}
+
+async function tokenExchange(ctx, issuer) {
+  const { params, client } = ctx.oidc;
+  const refuse = (status, error, description) => {
+    ctx.status = status;
+    ctx.body = { error, error_description: description };
+  };
+  if (!client.grantTypeAllowed(TOKEN_EXCHANGE)) return refuse(400, 'unauthorized_client', 'token exchange is not allowed for this client');
+  if (params.subject_token_type !== ACCESS_TOKEN_TYPE) return refuse(400, 'invalid_request', 'subject_token_type must be an access token');
+  let subject;
+  try {
+    subject = verifyJwtAccessToken(params.subject_token ?? '', issuer);
+  } catch {
+    subject = undefined;
+  }
+  if (!subject?.sub) return refuse(400, 'invalid_grant', 'the subject token is not a valid access token of this IdP');
+  const audience = params.resource ?? params.audience;
+  if (!audience || !RESOURCES.includes(audience)) return refuse(400, 'invalid_target', `unknown audience: ${audience}`);
+  const now = Math.floor(Date.now() / 1000);
+  exchanges += 1;
+  const token = signJwt({
+    iss: issuer, sub: subject.sub, aud: audience, client_id: client.clientId, scope: params.scope ?? '',
+    iat: now, exp: now + TTL, jti: crypto.randomBytes(12).toString('hex'), act: { sub: client.clientId },
+  });
+  ctx.body = { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: TTL };
+}
+
+// Like Auth0's /userinfo: the profile of the user an access token (for any audience) was issued to.
+function userinfo(req, res) {
+  const auth = req.headers.authorization ?? '';
+  const token = auth.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : '';
+  let payload;
+  try {
+    payload = verifyJwtAccessToken(token, issuer);
+  } catch {
+    payload = undefined;
+  }
+  const user = payload && usersBySub.get(payload.sub);
+  if (!user) return sendJson(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  return sendJson(res, 200, {
+    sub: payload.sub, email: user.email, email_verified: true, name: user.username,
+    nickname: user.username, preferred_username: user.username,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server. The Provider instance is swapped on key rotation (oidc-provider takes its keys at
 // construction); clients are static config and sessions, grants, codes and refresh tokens live
 // in the shared store above, so nothing is lost.
@@ -380,11 +445,15 @@ const server = http.createServer(async (req, res) => {
       log(`rotated signing key -> ${kid}`);
       return sendJson(res, 200, { kid });
     }
+    if (url.pathname === '/__admin/exchanges' && req.method === 'GET') {
+      return sendJson(res, 200, { exchanges });
+    }
     if (url.pathname === '/__admin/keys' && req.method === 'GET') {
       return sendJson(res, 200, { signing_kid: current.signingKid, kids: keys.map((k) => k.kid) });
     }
     // ---- end of test hooks ----
 
+    if (url.pathname === '/userinfo' && req.method === 'GET') return userinfo(req, res);
     if (url.pathname.startsWith('/interaction/')) {
       return await interaction(current.provider, req, res, url);
     }

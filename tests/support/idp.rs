@@ -83,6 +83,12 @@ impl Idp {
         body["kid"].as_str().map(str::to_owned).context("no kid")
     }
 
+    /// Stops the IdP (as if it went down).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The published key set.
     pub async fn jwks(&self) -> anyhow::Result<Value> {
         Ok(self.http.get(format!("{}/jwks", self.issuer)).send().await?.json().await?)

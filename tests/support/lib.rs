@@ -12,6 +12,8 @@
 //! - [`fixtures`]: server configuration shared by several tests (`tests/fixtures/*.toml`).
 //! - [`Idp`] (`idp.rs`): the test OpenID provider; [`oauth`]: a browser and an OAuth client for
 //!   the OIDC proxy; [`PgFixture`] (`pg.rs`): a throwaway PostgreSQL database.
+//! - [`upstream`]: HTTP servers plugins call out to, counting their connections, and the
+//!   downstream API that verifies exchanged tokens.
 //!
 //! Prerequisites, built by `make test`: the `warden` binary (`cargo build --workspace --bins --tests`) and the
 //! plugin components (`cargo build --release` in `plugins/`).
@@ -28,6 +30,7 @@ mod idp;
 mod mcp;
 pub mod oauth;
 mod pg;
+pub mod upstream;
 mod warden;
 mod wire;
 

@@ -21,6 +21,7 @@ use crate::http::tls::TlsError;
 use crate::limits::CallLimits;
 use crate::mcp::McpState;
 use crate::oidc_proxy::ProxySetupError;
+use crate::outbound::{Outbound, OutboundSetupError};
 use crate::plugins::directory::Origin;
 use crate::plugins::signature::TrustPolicy;
 use crate::plugins::{Ceilings, PluginDirectory, Registry, Runtime, RuntimeError};
@@ -74,6 +75,9 @@ pub enum AppError {
     /// The HTTP server stopped with an error.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// Outbound HTTP cannot be set up.
+    #[error(transparent)]
+    Outbound(#[from] OutboundSetupError),
     /// The key that seals input-required request state could not be made.
     #[error("cannot create the request-state key: {0}")]
     RequestState(String),
@@ -92,6 +96,8 @@ pub struct App {
     pub directories: Vec<PluginDirectory>,
     /// Audit log and metrics.
     pub telemetry: Telemetry,
+    /// Outbound HTTP lent to plugins.
+    pub outbound: Arc<Outbound>,
 }
 
 impl App {
@@ -110,20 +116,24 @@ impl App {
         };
         let telemetry = Telemetry { audit: Arc::new(audit_log), metrics: Arc::new(Metrics::default()) };
         let database = Database::open(&config)?;
-        let runtime =
-            Arc::new(Runtime::new(&config.runtime, &config.server.data_dir)?.with_database(database));
+        let outbound = Arc::new(Outbound::new(&config, telemetry.clone())?);
+        let runtime = Arc::new(
+            Runtime::new(&config.runtime, &config.server.data_dir)?
+                .with_database(database)
+                .with_outbound(Some(outbound.clone())),
+        );
         let registry = Arc::new(Registry::default());
 
         let shared = Origin {
             team: None,
-            ceilings: Ceilings::server(&config.runtime),
+            ceilings: Ceilings::server(&config.runtime).with_http(&config.http, None),
             trust: TrustPolicy::from_config(config.plugins.require_signatures, &config.plugins.trusted_keys),
         };
         let mut sources = vec![(config.plugins.dir.clone(), "plugins.dir".to_owned(), shared)];
         for (i, team) in config.teams.iter().enumerate() {
             let origin = Origin {
                 team: Some(team.name.clone()),
-                ceilings: Ceilings::team(&config.runtime, team),
+                ceilings: Ceilings::team(&config.runtime, team).with_http(&config.http, Some(team)),
                 trust: TrustPolicy::from_config(team.require_signatures, &team.trusted_keys),
             };
             sources.push((team.plugins_dir.clone(), format!("teams[{i}].plugins_dir"), origin));
@@ -139,7 +149,7 @@ impl App {
                 telemetry.clone(),
             ));
         }
-        Ok(App { config, runtime, registry, directories, telemetry })
+        Ok(App { config, runtime, registry, directories, telemetry, outbound })
     }
 
     /// Serves until SIGINT or SIGTERM, then drains (see [`Listening::serve_until`]).
@@ -194,7 +204,7 @@ impl Listening {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         let Listening { app, listener, admin: admin_listener, bound } = self;
-        let App { config, runtime, registry, directories, telemetry } = app;
+        let App { config, runtime, registry, directories, telemetry, outbound } = app;
         let tls = config.server.tls.as_ref().map(crate::http::tls::load_and_watch).transpose()?;
         let public_url = config.public_url(bound);
 
@@ -214,6 +224,7 @@ impl Listening {
                 telemetry.clone(),
             )?);
             proxy.spawn_maintenance(Duration::from_secs(config.auth.jwks_refresh_s));
+            outbound.set_caller_tokens(proxy.clone());
             tracing::info!(
                 callback = %proxy.upstream.callback_url,
                 "OIDC proxy on: list the callback URL exactly in the IdP application's allowed callback URLs"

@@ -7,6 +7,7 @@
 
 mod database;
 mod env;
+mod http;
 mod oidc;
 mod teams;
 mod validate;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use database::{DatabaseConfig, Impersonation, NameCase, SqlDialect};
+pub use http::{ExchangeConfig, HttpConfig, check_destination_url};
 pub use oidc::{OidcConfig, StaticClient, StoreBackend, StoreConfig};
 pub use teams::{TeamConfig, is_valid_team_name};
 pub use validate::ConfigError;
@@ -45,6 +47,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// Where the OIDC proxy keeps its state: embedded file or Redis.
     pub store: StoreConfig,
+    /// Outbound HTTP lent to plugins: reachable ranges, TLS roots, per-call ceilings, secrets.
+    pub http: HttpConfig,
 }
 
 /// `[server]`

@@ -45,6 +45,13 @@ pub struct TeamConfig {
     /// Minisign public keys the team signs with (`RW...`, or `file:`/`env:` references).
     #[serde(default)]
     pub trusted_keys: Vec<String>,
+    /// The HTTP destinations (origin and path prefix, e.g. `https://api.example.com/v1/`) the
+    /// team's manifests may declare. Empty: the team's plugins get no outbound HTTP.
+    #[serde(default)]
+    pub http_destinations: Vec<String>,
+    /// Secrets the team's manifests may name (`credential = "secret"`): `env:`/`file:` references.
+    #[serde(default)]
+    pub http_secrets: std::collections::BTreeMap<String, super::Secret>,
 }
 
 impl TeamConfig {

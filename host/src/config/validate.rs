@@ -101,6 +101,7 @@ impl Config {
         self.validate_database(&mut bad);
         self.validate_listener(&mut bad);
         self.validate_teams(&mut bad);
+        self.validate_http(&mut bad);
         self.validate_oidc(&mut bad);
         if let Some(url) = &self.server.public_url {
             match url.split_once("://") {

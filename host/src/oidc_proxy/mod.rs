@@ -22,6 +22,7 @@
 //! [`errors`] (what the browser and client see).
 
 mod authorize;
+mod caller_tokens;
 pub(crate) mod client_id_document;
 pub(crate) mod clients;
 mod errors;
@@ -148,6 +149,8 @@ pub(crate) struct OidcProxy {
     telemetry: Telemetry,
     /// Bounds anonymous registrations (all callers together).
     registrations: governor::DefaultDirectRateLimiter,
+    /// Serializes upstream refreshes for outbound HTTP, per login (striped).
+    refresh_locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 /// OpenID scopes: asked of the IdP, never granted as API scopes in Warden's tokens.
@@ -227,6 +230,7 @@ impl OidcProxy {
             settings: o.clone(),
             permissions_as_scopes: config.auth.permissions_as_scopes,
             telemetry,
+            refresh_locks: (0..caller_tokens::REFRESH_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             registrations: governor::RateLimiter::direct(governor::Quota::per_minute(
                 std::num::NonZeroU32::new(o.registrations_per_minute).unwrap_or(std::num::NonZeroU32::MIN),
             )),
@@ -305,6 +309,7 @@ impl OidcProxy {
     /// user's upstream profile and team claims.
     fn access_token(
         &self,
+        family_id: &str,
         upstream: &Map<String, Value>,
         client_id: &str,
         scope: &[String],
@@ -335,6 +340,8 @@ impl OidcProxy {
             ("nbf", Value::from(now)),
             ("exp", Value::from(now + self.settings.access_token_ttl_s)),
             ("jti", Value::from(jti)),
+            // The login (token family): how outbound HTTP finds the caller's upstream token.
+            ("sid", Value::from(family_id)),
         ];
         for (k, v) in registered {
             claims.insert(k.to_owned(), v);

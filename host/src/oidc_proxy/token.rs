@@ -212,7 +212,7 @@ impl OidcProxy {
         client: &Client,
         scope: &[String],
     ) -> Result<TokenResponse, OAuthError> {
-        let access_token = self.access_token(&family.claims, &client.client_id, scope).map_err(|e| {
+        let access_token = self.access_token(family_id, &family.claims, &client.client_id, scope).map_err(|e| {
             tracing::error!(error = %e, "cannot sign an access token");
             OAuthError::unavailable("try again")
         })?;

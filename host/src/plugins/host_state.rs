@@ -9,11 +9,14 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::v0_1::warden::plugin::log;
 use super::bindings::{v0_1, v0_2};
 use super::events::{CallEvents, LogLevel};
+use super::http_host::HttpHooks;
 use crate::db::CallSession;
+use crate::outbound::CallHttp;
 
 /// Longest log line a plugin may write; longer ones are cut.
 const MAX_LOG_LINE: usize = 2048;
@@ -41,15 +44,18 @@ pub struct StoreState {
     log_lines: u32,
     db: Option<CallSession>,
     events: Option<CallEvents>,
+    http: WasiHttpCtx,
+    http_hooks: HttpHooks,
 }
 
 impl StoreState {
-    /// State for one call of `plugin` with `memory_bytes` of linear memory, ending at `deadline`.
-    pub fn new(plugin: &str, memory_bytes: usize, deadline: Instant) -> Self {
+    /// State for one call of `plugin` with `memory_bytes` of linear memory, ending at `deadline`,
+    /// with `env` as its environment (the URLs of its HTTP destinations).
+    pub fn new(plugin: &str, memory_bytes: usize, deadline: Instant, env: &[(String, String)]) -> Self {
         StoreState {
-            // No preopened directories, no environment, no arguments, no network, closed stdio:
-            // a plugin gets clocks and randomness only.
-            wasi: WasiCtx::builder().build(),
+            // No preopened directories, no arguments, no sockets, closed stdio: a plugin gets
+            // clocks, randomness, the URLs of its destinations, and HTTP only as lent below.
+            wasi: WasiCtx::builder().envs(env).build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
@@ -63,7 +69,14 @@ impl StoreState {
             log_lines: 0,
             db: None,
             events: None,
+            http: WasiHttpCtx::new(),
+            http_hooks: HttpHooks::default(),
         }
+    }
+
+    /// Lends the call's outbound HTTP (its manifest's `[http]` grant).
+    pub fn lend_http(&mut self, call: CallHttp) {
+        self.http_hooks.call = Some(call);
     }
 
     /// Lends the running request's context (0.2), backed by `events`.
@@ -111,6 +124,12 @@ impl StoreState {
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.http_hooks }
     }
 }
 

@@ -29,6 +29,7 @@ use super::served::{
 };
 use super::uri_template::UriTemplate;
 use crate::db::Grant;
+use crate::outbound::CallHttp;
 use crate::shared::DatabaseAccess;
 use crate::shared::Identity;
 
@@ -540,8 +541,11 @@ impl LoadedPlugin {
     fn new_store(&self, runtime: &Runtime) -> wasmtime::Result<Store<StoreState>> {
         let limits = self.manifest.limits;
         let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
-        let mut store =
-            Store::new(&runtime.engine, StoreState::new(&self.manifest.name, limits.memory_bytes, deadline));
+        let env = self.manifest.http.as_deref().map(CallHttp::environment).unwrap_or_default();
+        let mut store = Store::new(
+            &runtime.engine,
+            StoreState::new(&self.manifest.name, limits.memory_bytes, deadline, &env),
+        );
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
@@ -581,6 +585,10 @@ impl LoadedPlugin {
                 )
             }
         };
+        if let (Some(grant), Some(outbound)) = (&self.manifest.http, &runtime.outbound) {
+            let call = outbound.call(grant.clone(), &self.manifest.namespace(), self.manifest.team.as_deref(), caller, deadline);
+            store.data_mut().lend_http(call);
+        }
         Ok(Prepared { _slot: slot, store, db })
     }
 

@@ -28,6 +28,19 @@
 //!
 //! [prompts.summarize]      # contract 0.2: served as sales.summarize
 //! scopes = []
+//!
+//! [http]                    # outbound HTTP (wasi:http), within http.* and the team's ceiling
+//! max_requests = 4          # per call
+//! max_response_kb = 512     # per call, over all requests
+//! timeout_ms = 3000         # per request, within limits.timeout_ms
+//!
+//! [http.destinations.crm]   # the plugin sees WARDEN_HTTP_CRM = the URL
+//! url = "https://crm.example.com/api/"   # origin and path prefix
+//! methods = ["GET", "POST"] # default ["GET"]
+//! credential = "exchange"   # none | caller | exchange | secret
+//! audience = "https://crm.example.com"   # exchange: audience and/or resource, scopes
+//! # secret = "crm-key"      # secret: a name from http.secrets / teams[].http_secrets
+//! # header = "X-Api-Key"   # where the credential goes (default Authorization)
 //! ```
 //! Deny by default: a tool, resource, template or prompt the component offers but the manifest
 //! does not list is not served.
@@ -40,7 +53,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::{RuntimeConfig, TeamConfig};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{HttpConfig, RuntimeConfig, TeamConfig, check_destination_url};
+use crate::outbound::policy::{Credential, Destination, HttpGrant, HttpLimits, path_within};
 use crate::shared::DatabaseAccess;
 
 /// A parsed, validated manifest with limits resolved against the server's ceilings.
@@ -68,6 +86,8 @@ pub struct Manifest {
     pub prompts: BTreeMap<String, ToolGrant>,
     /// Serve tool and prompt names without the `<plugin>.` prefix.
     pub bare_names: bool,
+    /// Outbound HTTP granted (`None`: none; every request is refused).
+    pub http: Option<Arc<HttpGrant>>,
 }
 
 /// Resolved sandbox limits for every call of a plugin.
@@ -124,6 +144,43 @@ struct RawManifest {
     resource_templates: BTreeMap<String, ToolGrant>,
     #[serde(default)]
     prompts: BTreeMap<String, ToolGrant>,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    destinations: BTreeMap<String, RawDestination>,
+    max_requests: Option<u64>,
+    max_response_kb: Option<u64>,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDestination {
+    url: String,
+    methods: Option<Vec<String>>,
+    #[serde(default)]
+    credential: RawCredential,
+    audience: Option<String>,
+    resource: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    secret: Option<String>,
+    header: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum RawCredential {
+    #[default]
+    None,
+    Caller,
+    Exchange,
+    Secret,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,8 +248,46 @@ pub struct Ceilings {
     pub fuel_metering: bool,
     /// The most database access.
     pub database: DatabaseAccess,
+    /// Outbound HTTP ceilings.
+    pub http: HttpCeilings,
     /// The setting that imposes the memory, time and database ceilings, for error messages.
     source: String,
+}
+
+/// What a manifest's `[http]` may ask for.
+#[derive(Debug, Clone)]
+pub struct HttpCeilings {
+    /// Destinations (origin and path prefix) manifests may declare within (`None`: any, the
+    /// shared directory's).
+    pub destinations: Option<Vec<url::Url>>,
+    /// Secrets manifests may name.
+    pub secrets: BTreeSet<String>,
+    /// `http.max_requests_per_call`.
+    pub max_requests: u64,
+    /// `http.max_response_kb`.
+    pub max_response_kb: u64,
+    /// `http.max_request_ms`.
+    pub max_request_ms: u64,
+}
+
+impl HttpCeilings {
+    /// The ceilings `http` sets, for the shared directory (`team` `None`) or a team.
+    pub fn new(http: &HttpConfig, team: Option<&TeamConfig>) -> HttpCeilings {
+        let (destinations, secrets) = match team {
+            None => (None, http.secrets.keys().cloned().collect()),
+            Some(t) => (
+                Some(t.http_destinations.iter().filter_map(|d| check_destination_url(d).ok()).collect()),
+                t.http_secrets.keys().cloned().collect(),
+            ),
+        };
+        HttpCeilings {
+            destinations,
+            secrets,
+            max_requests: u64::from(http.max_requests_per_call),
+            max_response_kb: http.max_response_kb,
+            max_request_ms: http.max_request_ms,
+        }
+    }
 }
 
 impl Ceilings {
@@ -207,8 +302,15 @@ impl Ceilings {
             max_output_kb: rt.max_output_kb,
             fuel_metering: rt.fuel_metering,
             database: DatabaseAccess::ReadWrite,
+            http: HttpCeilings::new(&HttpConfig::default(), None),
             source: "the server's runtime settings".into(),
         }
+    }
+
+    /// These ceilings with outbound HTTP as `http` (and the team's part of it) allows.
+    pub fn with_http(mut self, http: &HttpConfig, team: Option<&TeamConfig>) -> Ceilings {
+        self.http = HttpCeilings::new(http, team);
+        self
     }
 
     /// A team's ceilings: its own, within the server's.
@@ -224,6 +326,7 @@ impl Ceilings {
             max_output_kb: rt.max_output_kb,
             fuel_metering: rt.fuel_metering,
             database: team.database,
+            http: HttpCeilings::new(&HttpConfig::default(), Some(team)),
             source: format!("team {:?}'s ceiling", team.name),
         }
     }
@@ -398,6 +501,8 @@ impl Manifest {
             return Err(field("limits.fuel", "must be more than 0".into()));
         }
 
+        let http = parse_http(&raw.http, c, timeout_ms)?;
+
         Ok(Manifest {
             name,
             team: c.team.clone(),
@@ -415,6 +520,7 @@ impl Manifest {
             resource_templates: raw.resource_templates,
             prompts: raw.prompts,
             bare_names: raw.plugin.bare_names,
+            http,
         })
     }
 
@@ -449,6 +555,120 @@ fn access_name(access: DatabaseAccess) -> &'static str {
         DatabaseAccess::ReadOnly => "read-only database access",
         DatabaseAccess::ReadWrite => "read-write database access",
     }
+}
+
+/// Headers a credential may not go in: they frame the message or route it.
+const RESERVED_HEADERS: &[&str] =
+    &["host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "keep-alive", "trailer"];
+
+fn parse_http(raw: &RawHttp, c: &Ceilings, timeout_ms: u64) -> Result<Option<Arc<HttpGrant>>, ManifestError> {
+    let field = |field: String, problem: String| ManifestError::Field { field, problem };
+    if raw.destinations.is_empty() {
+        if raw.max_requests.is_some() || raw.max_response_kb.is_some() || raw.timeout_ms.is_some() {
+            return Err(field("http".into(), "sets limits but declares no [http.destinations.<name>]".into()));
+        }
+        return Ok(None);
+    }
+    let h = &c.http;
+    let max_requests = bounded("http.max_requests", raw.max_requests, h.max_requests, h.max_requests, "http.max_requests_per_call")?;
+    let max_response_kb =
+        bounded("http.max_response_kb", raw.max_response_kb, h.max_response_kb, h.max_response_kb, "http.max_response_kb")?;
+    let request_ms = h.max_request_ms.min(timeout_ms);
+    let request_ms = bounded("http.timeout_ms", raw.timeout_ms, request_ms, request_ms, "http.max_request_ms and limits.timeout_ms")?;
+    let mut destinations = Vec::new();
+    for (name, d) in &raw.destinations {
+        let at = |f: &str| format!("http.destinations.{name}.{f}");
+        if !is_valid_plugin_name(name) {
+            return Err(field(
+                format!("http.destinations.{name}"),
+                format!("{name:?} is not a valid destination name: use 1-{MAX_PLUGIN_NAME} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+            ));
+        }
+        let url = check_destination_url(&d.url).map_err(|p| field(at("url"), p))?;
+        if let Some(allowed) = &h.destinations
+            && !allowed.iter().any(|a| a.origin() == url.origin() && path_within(url.path(), a.path()))
+        {
+            let list: Vec<&str> = allowed.iter().map(url::Url::as_str).collect();
+            return Err(field(
+                at("url"),
+                format!(
+                    "{} is outside {} (http_destinations: {}); ask the platform team to add it",
+                    d.url,
+                    c.source,
+                    if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+                ),
+            ));
+        }
+        let mut methods = Vec::new();
+        for m in d.methods.clone().unwrap_or_else(|| vec!["GET".into()]) {
+            let method = http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| field(at("methods"), format!("{m:?} is not an HTTP method")))?;
+            if method == http::Method::CONNECT || method == http::Method::TRACE {
+                return Err(field(at("methods"), format!("{method} is not allowed")));
+            }
+            methods.push(method);
+        }
+        if methods.is_empty() {
+            return Err(field(at("methods"), "is empty, so no request could be sent".into()));
+        }
+        let credential = match d.credential {
+            RawCredential::None => Credential::None,
+            RawCredential::Caller => Credential::Caller,
+            RawCredential::Exchange => {
+                if d.audience.is_none() && d.resource.is_none() {
+                    return Err(field(
+                        at("audience"),
+                        "credential \"exchange\" needs the audience (or resource) the token is for".into(),
+                    ));
+                }
+                Credential::Exchange { audience: d.audience.clone(), resource: d.resource.clone(), scopes: d.scopes.clone() }
+            }
+            RawCredential::Secret => {
+                let Some(secret) = &d.secret else {
+                    return Err(field(at("secret"), "credential \"secret\" needs the name of the secret".into()));
+                };
+                if !h.secrets.contains(secret) {
+                    let table = if c.team.is_some() { format!("{}'s http_secrets", c.source.replace("'s ceiling", "")) } else { "http.secrets".into() };
+                    return Err(field(at("secret"), format!("{secret:?} is not in {table}; ask the platform team to configure it")));
+                }
+                Credential::Secret { name: secret.clone() }
+            }
+        };
+        let extra = [("audience", d.audience.is_some()), ("resource", d.resource.is_some()), ("scopes", !d.scopes.is_empty())];
+        if !matches!(credential, Credential::Exchange { .. })
+            && let Some((f, _)) = extra.iter().find(|(_, set)| *set)
+        {
+            return Err(field(at(f), "is only used with credential = \"exchange\"".into()));
+        }
+        if d.secret.is_some() && !matches!(credential, Credential::Secret { .. }) {
+            return Err(field(at("secret"), "is only used with credential = \"secret\"".into()));
+        }
+        let header = match &d.header {
+            None => http::header::AUTHORIZATION,
+            Some(h) => {
+                let name = http::HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|_| field(at("header"), format!("{h:?} is not a header name")))?;
+                if RESERVED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
+                    return Err(field(at("header"), format!("{h:?} frames or routes the request; use another header")));
+                }
+                name
+            }
+        };
+        if credential == Credential::None && d.header.is_some() {
+            return Err(field(at("header"), "names where a credential goes, but credential is \"none\"".into()));
+        }
+        let dest = Destination::from_url(name, &url, methods, credential, header)
+            .ok_or_else(|| field(at("url"), format!("{} has no usable host and port", d.url)))?;
+        destinations.push(dest);
+    }
+    Ok(Some(Arc::new(HttpGrant {
+        destinations,
+        limits: HttpLimits {
+            requests_per_call: u32::try_from(max_requests).unwrap_or(u32::MAX),
+            response_bytes: max_response_kb.saturating_mul(1024),
+            request_timeout: Duration::from_millis(request_ms),
+        },
+    })))
 }
 
 fn bounded(

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod events;
 mod exports;
 pub mod host_state;
+mod http_host;
 pub mod loaded;
 pub mod manifest;
 pub mod registry;

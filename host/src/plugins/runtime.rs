@@ -17,6 +17,7 @@ use super::cache::CompiledCache;
 use super::host_state::StoreState;
 use crate::config::RuntimeConfig;
 use crate::db::Database;
+use crate::outbound::Outbound;
 
 /// How often the epoch advances; wall-time limits are checked (and long-running guests yield to
 /// other tasks) at this granularity.
@@ -60,12 +61,20 @@ pub struct Runtime {
     ticker_stop: Arc<AtomicBool>,
     /// The database lent to plugins whose manifest grants access (`None`: no database).
     pub(crate) database: Option<Arc<Database>>,
+    /// Outbound HTTP lent to plugins whose manifest declares destinations.
+    pub(crate) outbound: Option<Arc<Outbound>>,
 }
 
 impl Runtime {
     /// Lends `database` to plugins whose manifest grants access.
     pub fn with_database(mut self, database: Option<Arc<Database>>) -> Runtime {
         self.database = database;
+        self
+    }
+
+    /// Lends outbound HTTP to plugins whose manifest declares destinations.
+    pub fn with_outbound(mut self, outbound: Option<Arc<Outbound>>) -> Runtime {
+        self.outbound = outbound;
         self
     }
 
@@ -97,6 +106,8 @@ impl Runtime {
 
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        // wasi:http/outgoing-handler and types: every request goes through the call's grant.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_err)?;
         // Both contract versions side by side: their interface names differ (`@0.1` / `@0.2`).
         v0_1::Plugin::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(engine_err)?;
@@ -121,6 +132,7 @@ impl Runtime {
             queue_timeout: Duration::from_millis(config.queue_timeout_ms),
             ticker_stop,
             database: None,
+            outbound: None,
         })
     }
 

@@ -335,6 +335,10 @@ pub async fn require_identity(
             return forbidden_insufficient_scope(&auth, &auth.required_scopes);
         }
     }
+    let identity = match bearer_token(request.headers()) {
+        Ok(token) => identity.with_bearer(token),
+        Err(_) => identity,
+    };
     request.extensions_mut().insert(identity);
     next.run(request).await
 }

@@ -4,7 +4,18 @@ use std::sync::Arc;
 
 /// The verified caller of a request. Cheap to clone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Identity(Arc<IdentityData>);
+pub struct Identity(Arc<IdentityData>, Option<BearerToken>);
+
+/// The bearer token the caller presented, kept for the host alone (RFC 8693 exchange in `jwt`
+/// mode). `Debug` never shows it; it is never handed to a plugin or forwarded as is.
+#[derive(Clone, PartialEq)]
+pub(crate) struct BearerToken(Arc<str>);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
 
 /// The fields of an [`Identity`].
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +41,17 @@ pub struct IdentityData {
 impl Identity {
     /// Wraps verified identity fields.
     pub fn new(data: IdentityData) -> Self {
-        Identity(Arc::new(data))
+        Identity(Arc::new(data), None)
+    }
+
+    /// This identity, remembering the bearer token it was verified from.
+    pub fn with_bearer(&self, token: &str) -> Self {
+        Identity(self.0.clone(), Some(BearerToken(Arc::from(token))))
+    }
+
+    /// The bearer token this identity was verified from, if the host kept it.
+    pub fn bearer(&self) -> Option<&str> {
+        self.1.as_ref().map(|t| &*t.0)
     }
 
     /// The identity every caller gets under `auth.mode = "none"`.

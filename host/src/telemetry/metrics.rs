@@ -35,6 +35,17 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of an outbound HTTP request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboundLabels {
+    /// Plugin namespace.
+    pub plugin: String,
+    /// The manifest's destination name (`-` when the request matched none).
+    pub destination: String,
+    /// `ok`, `refused`, `timeout`, `too_large`, `idp_unavailable`, `no_credential`, `error`.
+    pub outcome: String,
+}
+
 type HistogramFamily = Family<ToolLabels, Histogram, fn() -> Histogram>;
 
 /// Every metric Warden exports.
@@ -45,6 +56,7 @@ pub struct Metrics {
     auth_failures: Family<ReasonLabels, Counter>,
     rate_limited: Family<ReasonLabels, Counter>,
     plugin_loads: Family<ReasonLabels, Counter>,
+    outbound: Family<OutboundLabels, Counter>,
     pool_size: Gauge,
     pool_in_use: Gauge,
     pool_idle: Gauge,
@@ -69,6 +81,12 @@ impl Default for Metrics {
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         let rate_limited = Family::<ReasonLabels, Counter>::default();
         let plugin_loads = Family::<ReasonLabels, Counter>::default();
+        let outbound = Family::<OutboundLabels, Counter>::default();
+        registry.register(
+            "outbound_requests",
+            "Outbound HTTP requests of plugins by plugin, destination and outcome",
+            outbound.clone(),
+        );
         registry.register("tool_calls", "Tool calls by tool and outcome", calls.clone());
         registry.register(
             "tool_call_duration_seconds",
@@ -120,6 +138,7 @@ impl Default for Metrics {
             auth_failures,
             rate_limited,
             plugin_loads,
+            outbound,
             pool_size,
             pool_in_use,
             pool_idle,
@@ -169,6 +188,12 @@ impl Metrics {
     /// Counts a plugin load outcome (`loaded`, `refused`, `removed`).
     pub fn plugin_load(&self, outcome: &str) {
         self.plugin_loads.get_or_create(&ReasonLabels { reason: outcome.to_owned() }).inc();
+    }
+
+    /// Counts an outbound HTTP request of `plugin` to `destination` that ended with `outcome`.
+    pub fn outbound_request(&self, plugin: &str, destination: &str, outcome: &str) {
+        let labels = OutboundLabels { plugin: plugin.to_owned(), destination: destination.to_owned(), outcome: outcome.to_owned() };
+        self.outbound.get_or_create(&labels).inc();
     }
 
     /// The metrics in Prometheus text format, with the gauges set from `now`.
