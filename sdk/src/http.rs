@@ -45,8 +45,9 @@ impl From<HttpError> for ToolError {
 /// host puts in the plugin's environment as `WARDEN_HTTP_<NAME>`.
 pub fn destination(name: &str) -> Result<String, HttpError> {
     let var = format!("WARDEN_HTTP_{}", name.to_ascii_uppercase().replace('-', "_"));
-    std::env::var(&var)
-        .map_err(|_| HttpError(format!("the manifest declares no [http.destinations.{name}] ({var} is not set)")))
+    std::env::var(&var).map_err(|_| {
+        HttpError(format!("the manifest declares no [http.destinations.{name}] ({var} is not set)"))
+    })
 }
 
 /// A request to build and send.
@@ -77,7 +78,8 @@ impl Response {
 
     /// The body as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError(format!("the response is not the JSON expected: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError(format!("the response is not the JSON expected: {e}")))
     }
 
     /// The first value of header `name` (case-insensitive).
@@ -148,7 +150,8 @@ impl Request {
             "OPTIONS" => Method::Options,
             other => Method::Other(other.to_owned()),
         };
-        let headers = Fields::from_list(&self.headers).map_err(|e| HttpError(format!("invalid header: {e:?}")))?;
+        let headers =
+            Fields::from_list(&self.headers).map_err(|e| HttpError(format!("invalid header: {e:?}")))?;
         let request = OutgoingRequest::new(headers);
         let fail = |what: &str| HttpError(format!("invalid {what}"));
         request.set_method(&method).map_err(|()| fail("method"))?;
@@ -215,7 +218,9 @@ fn describe(e: &ErrorCode) -> String {
         ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionTimeout | ErrorCode::HttpResponseTimeout => {
             "the request timed out".into()
         }
-        ErrorCode::HttpResponseBodySize(Some(n)) => format!("the response exceeds this call's limit of {n} bytes"),
+        ErrorCode::HttpResponseBodySize(Some(n)) => {
+            format!("the response exceeds this call's limit of {n} bytes")
+        }
         other => format!("HTTP request failed: {other:?}"),
     }
 }

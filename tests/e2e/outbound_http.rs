@@ -18,7 +18,9 @@ use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 use warden_tests::oauth::{Balancer, Browser, Client, Step};
 use warden_tests::upstream::{Behaviour, Upstream};
-use warden_tests::{Idp, McpClient, Warden, call, component, free_port, install, install_manifest, install_wasm, text_of};
+use warden_tests::{
+    Idp, McpClient, Warden, call, component, free_port, install, install_manifest, install_wasm, text_of,
+};
 
 const AUDIENCE: &str = "https://api.warden.test/mcp";
 const API_AUDIENCE: &str = "https://records.warden.test";
@@ -58,7 +60,9 @@ fn idp(public_url: &str, ttl_s: u64) -> anyhow::Result<Idp> {
 
 /// The probe fixture's manifest with `http` (its `[http]` tables) and a `timeout_ms` limit.
 fn probe_manifest(timeout_ms: u64, http: &str) -> String {
-    format!("[plugin]\nname = \"probe\"\n\n[limits]\ntimeout_ms = {timeout_ms}\n\n[tools.fetch]\nscopes = []\n\n{http}")
+    format!(
+        "[plugin]\nname = \"probe\"\n\n[limits]\ntimeout_ms = {timeout_ms}\n\n[tools.fetch]\nscopes = []\n\n{http}"
+    )
 }
 
 /// The example manifest `plugins/<name>/plugin.toml` with its destination URL replaced.
@@ -93,7 +97,8 @@ async fn login(base: &str, idp: &str, user: &str, password: &str) -> anyhow::Res
     let mut browser = Browser::new();
     let url = client.authorize_url("st-http", "tool:get_user_info tool:records");
     let Step::Consent(fields) = browser.advance(&url, REDIRECT).await? else { bail!("no consent page") };
-    let q: HashMap<String, String> = browser.approve_and_login(base, &fields, idp, user, password, REDIRECT).await?;
+    let q: HashMap<String, String> =
+        browser.approve_and_login(base, &fields, idp, user, password, REDIRECT).await?;
     let (status, tokens) = client.exchange(&q["code"], &client.verifier.clone()).await?;
     ensure!(status == 200, "token exchange failed: {tokens}");
     tokens["access_token"].as_str().map(str::to_owned).context("no access token")
@@ -122,9 +127,14 @@ async fn as_caller(upstream_ttl_s: u64) -> anyhow::Result<AsCaller> {
         public = balancer.url,
         issuer = idp.issuer,
     );
-    let userinfo = example_manifest("userinfo", "https://YOUR_TENANT.auth0.com/userinfo", &format!("{}/userinfo", idp.issuer));
-    let downstream = example_manifest("downstream", "https://records.example.com/v1", &format!("{}/v1", api.url))
-        .replace("https://records.example.com", API_AUDIENCE);
+    let userinfo = example_manifest(
+        "userinfo",
+        "https://YOUR_TENANT.auth0.com/userinfo",
+        &format!("{}/userinfo", idp.issuer),
+    );
+    let downstream =
+        example_manifest("downstream", "https://records.example.com/v1", &format!("{}/v1", api.url))
+            .replace("https://records.example.com", API_AUDIENCE);
     let probe = probe_manifest(
         3000,
         &format!(
@@ -155,7 +165,8 @@ impl AsCaller {
     }
 
     async fn exchanges(&self) -> anyhow::Result<u64> {
-        let body: Value = reqwest::get(format!("{}/__admin/exchanges", self.idp.issuer)).await?.json().await?;
+        let body: Value =
+            reqwest::get(format!("{}/__admin/exchanges", self.idp.issuer)).await?.json().await?;
         body["exchanges"].as_u64().context("exchanges")
     }
 }
@@ -185,7 +196,8 @@ async fn rounds(client: &McpClient, user: usize) -> anyhow::Result<Vec<String>> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugin_or_a_log() -> anyhow::Result<()> {
+async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugin_or_a_log()
+-> anyhow::Result<()> {
     let s = as_caller(300).await?;
     let (alice_token, alice) = s.client_for(0).await?;
     let (bob_token, bob) = s.client_for(1).await?;
@@ -212,7 +224,10 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
     assert_eq!(env["WARDEN_HTTP_ECHO"], format!("{}/", s.echo.url), "{env}");
     let sent = s.echo.requests();
     let upstream = sent.last().and_then(|r| r.headers.get("authorization")).cloned().unwrap_or_default();
-    assert!(upstream.starts_with("Bearer ey") && !upstream.contains("forged"), "replaced, not merged: {upstream}");
+    assert!(
+        upstream.starts_with("Bearer ey") && !upstream.contains("forged"),
+        "replaced, not merged: {upstream}"
+    );
     assert_eq!(sent.iter().filter(|r| r.headers.contains_key("authorization")).count(), 1);
     let upstream = upstream.trim_start_matches("Bearer ").to_owned();
     assert_ne!(upstream, alice_token, "the token Warden received is never forwarded");
@@ -255,8 +270,11 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
         assert!(e["bytes"].as_u64().unwrap_or(0) > 10, "{e}");
         assert_eq!(e["url"], format!("{}/userinfo", s.idp.issuer));
     }
-    assert!(lines.iter().any(|e| e["plugin"] == "downstream" && e["credential"] == "exchange" && e["subject"] == "auth0|bob-2"));
-    let probe_line = lines.iter().find(|e| e["plugin"] == "probe" && e["credential"] == "caller").context("probe line")?;
+    assert!(lines.iter().any(|e| e["plugin"] == "downstream"
+        && e["credential"] == "exchange"
+        && e["subject"] == "auth0|bob-2"));
+    let probe_line =
+        lines.iter().find(|e| e["plugin"] == "probe" && e["credential"] == "caller").context("probe line")?;
     assert_eq!(probe_line["url"], format!("{}/anything", s.echo.url), "no query string");
 
     // Counted in /metrics by plugin and destination.
@@ -264,7 +282,11 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
     let metrics = reqwest::get(format!("{admin}/metrics")).await?.text().await?;
     let line = metrics
         .lines()
-        .find(|l| l.contains("outbound_requests_total") && l.contains("plugin=\"userinfo\"") && l.contains("destination=\"idp\""))
+        .find(|l| {
+            l.contains("outbound_requests_total")
+                && l.contains("plugin=\"userinfo\"")
+                && l.contains("destination=\"idp\"")
+        })
         .with_context(|| format!("no outbound metric:\n{metrics}"))?;
     assert!(line.contains("outcome=\"ok\"") && line.ends_with(" 6"), "{line}");
     Ok(())
@@ -329,7 +351,8 @@ async fn refused_requests_make_no_connection() -> anyhow::Result<()> {
     // A plugin whose manifest declares no destinations gets a handler that refuses everything.
     drop(client);
     drop(closed);
-    let bare = Warden::start("", |dir| install_as(dir, "probe", "http-probe", &probe_manifest(3000, ""))).await?;
+    let bare =
+        Warden::start("", |dir| install_as(dir, "probe", "http-probe", &probe_manifest(3000, ""))).await?;
     let error = fetch_error(&bare.client().await?, json!({"url": format!("{}/x", target.url)})).await?;
     assert!(error.contains("declares no [http.destinations]"), "{error}");
     assert_eq!(target.connections(), 0);
@@ -350,7 +373,10 @@ async fn refused_requests_make_no_connection() -> anyhow::Result<()> {
     let client = open.client().await?;
     let cases = [
         (json!({"url": format!("http://127.0.0.1:{q}/x")}), "is not a destination"),
-        (json!({"url": format!("http://127.0.0.1:{p}/api/x"), "method": "POST"}), "POST is not a method granted"),
+        (
+            json!({"url": format!("http://127.0.0.1:{p}/api/x"), "method": "POST"}),
+            "POST is not a method granted",
+        ),
         (json!({"url": format!("http://127.0.0.1:{p}/admin")}), "outside every path prefix"),
         (json!({"url": format!("http://127.0.0.1:{p}/api/../admin")}), "dot segments"),
         (json!({"url": format!("http://127.0.0.1:{p}/api/%2e%2e/admin")}), "encoded"),
@@ -371,7 +397,9 @@ async fn refused_requests_make_no_connection() -> anyhow::Result<()> {
     assert_eq!((redirect.connections(), other.connections()), (1, 0));
 
     // The per-call request budget, and a query string that never reaches the audit log.
-    let seen = fetch(&client, json!({"url": format!("http://127.0.0.1:{p}/api/v?token=s3cr3t-q"), "repeat": 5})).await?;
+    let seen =
+        fetch(&client, json!({"url": format!("http://127.0.0.1:{p}/api/v?token=s3cr3t-q"), "repeat": 5}))
+            .await?;
     let hops = seen["hops"].as_array().context("hops")?;
     assert_eq!(hops.iter().filter(|h| h["status"] == 200).count(), 3, "{seen}");
     assert!(hops[3]["error"].as_str().unwrap_or_default().contains("already made its 3 requests"), "{seen}");
@@ -379,7 +407,10 @@ async fn refused_requests_make_no_connection() -> anyhow::Result<()> {
     assert!(target.requests().iter().all(|r| r.target == "/api/v?token=s3cr3t-q"));
     let audit = open.audit();
     let text = serde_json::to_string(&audit)?;
-    assert!(!text.contains("s3cr3t-q") && !text.contains("v-secret-not-sent"), "no query or secret in the audit log");
+    assert!(
+        !text.contains("s3cr3t-q") && !text.contains("v-secret-not-sent"),
+        "no query or secret in the audit log"
+    );
     let refused = audit.iter().filter(|e| e["event"] == "http.request" && e["outcome"] == "refused").count();
     assert!(refused >= 9, "every refusal is an audit line: {refused}");
     assert!(audit.iter().any(|e| e["event"] == "http.request"
@@ -388,7 +419,8 @@ async fn refused_requests_make_no_connection() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_endless_and_huge_upstreams_end_the_call_on_time_while_others_are_served() -> anyhow::Result<()> {
+async fn slow_endless_and_huge_upstreams_end_the_call_on_time_while_others_are_served() -> anyhow::Result<()>
+{
     let silent = Upstream::start(Behaviour::Silent).await?;
     let endless = Upstream::start(Behaviour::Endless).await?;
     let huge = Upstream::start(Behaviour::Huge { mb: 50, sized: false }).await?;
@@ -455,5 +487,57 @@ async fn slow_endless_and_huge_upstreams_end_the_call_on_time_while_others_are_s
     for outcome in ["timeout", "too_large"] {
         assert!(audit.iter().any(|e| e["event"] == "http.request" && e["outcome"] == outcome), "{outcome}");
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_destinations_verify_the_certificate_and_the_host_replaces_credential_headers()
+-> anyhow::Result<()> {
+    let pki = warden_tests::pki::pki("outbound");
+    let api = Upstream::start_tls(Behaviour::Echo, &pki).await?;
+    let ca = tempfile::NamedTempFile::new()?;
+    std::fs::write(ca.path(), &pki.ca_pem)?;
+    const KEY: &str = "s3cret-api-key-value";
+    let manifest = probe_manifest(
+        3000,
+        &format!(
+            "[http.destinations.keyed]\nurl = \"{}/v1/\"\nmethods = [\"GET\", \"POST\"]\ncredential = \"secret\"\nsecret = \"k\"\nheader = \"X-Api-Key\"\n",
+            api.url
+        ),
+    );
+    let http = format!("[http]\nallow_cidrs = [\"127.0.0.1/32\"]\n\n[http.secrets]\nk = {KEY:?}\n");
+    let config = format!(
+        "[http]\nallow_cidrs = [\"127.0.0.1/32\"]\nca_bundle = {:?}\n\n[http.secrets]\nk = {KEY:?}\n",
+        ca.path()
+    );
+    let warden = Warden::start(&config, |dir| install_as(dir, "probe", "http-probe", &manifest)).await?;
+    let client = warden.client().await?;
+    // The plugin sets the credential header itself, and an Authorization: both are replaced.
+    let seen = fetch(
+        &client,
+        json!({"url": format!("{}/v1/items?page=2", api.url), "method": "POST",
+               "headers": {"x-api-key": "forged", "authorization": "Bearer plugin-made"}}),
+    )
+    .await?;
+    assert_eq!(seen["hops"][0]["status"], 200, "{seen}");
+    let sent = api.requests();
+    let headers = &sent.last().context("a request")?.headers;
+    assert_eq!(headers.get("x-api-key").map(String::as_str), Some(KEY), "{headers:?}");
+    assert!(!headers.contains_key("authorization"), "a plugin-set Authorization is dropped: {headers:?}");
+    assert_eq!(headers.get("host").map(String::as_str), Some(api.url.trim_start_matches("https://")));
+    assert!(!seen.to_string().contains(KEY), "the plugin never sees the secret");
+    assert!(!serde_json::to_string(&warden.audit())?.contains(KEY) && !warden.log().contains(KEY));
+
+    // Without the CA bundle, the certificate is not trusted: TLS fails, nothing is sent.
+    drop(client);
+    let untrusting = Warden::start(&http, |dir| install_as(dir, "probe", "http-probe", &manifest)).await?;
+    let before = api.requests().len();
+    let error =
+        fetch_error(&untrusting.client().await?, json!({"url": format!("{}/v1/items", api.url)})).await?;
+    assert!(
+        error.contains("TLS with https://127.0.0.1") && error.to_lowercase().contains("certificate"),
+        "{error}"
+    );
+    assert_eq!(api.requests().len(), before, "no request over an untrusted connection");
     Ok(())
 }

@@ -5,37 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warden_tests::pki::{TestPki, pki};
 use warden_tests::{Warden, call, eventually, free_port, install, text_of, tool_names, warden_binary};
-
-/// A test CA and a certificate it issued for localhost / 127.0.0.1.
-struct TestPki {
-    ca_pem: String,
-    ca_der: Vec<u8>,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn pki(name: &str) -> TestPki {
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} test CA"));
-    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().expect("leaf key");
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).expect("leaf params");
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf cert");
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        ca_der: ca_cert.der().to_vec(),
-        cert_pem: leaf.pem(),
-        key_pem: leaf_key.serialize_pem(),
-    }
-}
 
 /// A reqwest client whose only trusted root is `ca_pem`.
 fn client_trusting(ca_pem: &str) -> reqwest::Client {

@@ -30,6 +30,7 @@ mod idp;
 mod mcp;
 pub mod oauth;
 mod pg;
+pub mod pki;
 pub mod upstream;
 mod warden;
 mod wire;

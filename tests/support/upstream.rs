@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// What a test server does with each request.
 #[derive(Clone)]
@@ -77,6 +77,30 @@ impl Drop for Upstream {
 impl Upstream {
     /// Starts a server with `behaviour` on a free loopback port.
     pub async fn start(behaviour: Behaviour) -> anyhow::Result<Upstream> {
+        Upstream::start_with(behaviour, None).await
+    }
+
+    /// Starts an HTTPS server with `behaviour`, its certificate from `pki` (for `localhost` and
+    /// `127.0.0.1`); [`Upstream::url`] is then `https://127.0.0.1:PORT`.
+    pub async fn start_tls(behaviour: Behaviour, pki: &crate::pki::TestPki) -> anyhow::Result<Upstream> {
+        use rustls::pki_types::pem::PemObject;
+        let certs = vec![rustls::pki_types::CertificateDer::from_pem_slice(pki.cert_pem.as_bytes())?];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes())?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
+        let mut upstream =
+            Upstream::start_with(behaviour, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await?;
+        upstream.url = upstream.url.replace("http://", "https://");
+        Ok(upstream)
+    }
+
+    async fn start_with(
+        behaviour: Behaviour,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> anyhow::Result<Upstream> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -85,9 +109,18 @@ impl Upstream {
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
-                let (behaviour, r) = (behaviour.clone(), r.clone());
+                let (behaviour, r, tls) = (behaviour.clone(), r.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, behaviour, r).await;
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = serve(stream, behaviour, r).await;
+                            }
+                        }
+                        None => {
+                            let _ = serve(stream, behaviour, r).await;
+                        }
+                    }
                 });
             }
         });
@@ -96,7 +129,8 @@ impl Upstream {
 
     /// The downstream API for tokens of `issuer` for `audience`, verified with `jwks`.
     pub async fn api(jwks: Value, issuer: &str, audience: &str) -> anyhow::Result<Upstream> {
-        Upstream::start(Behaviour::Api { jwks, issuer: issuer.to_owned(), audience: audience.to_owned() }).await
+        Upstream::start(Behaviour::Api { jwks, issuer: issuer.to_owned(), audience: audience.to_owned() })
+            .await
     }
 
     /// TCP connections accepted so far.
@@ -110,7 +144,7 @@ impl Upstream {
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> anyhow::Result<Option<Recorded>> {
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> anyhow::Result<Option<Recorded>> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1024];
     loop {
@@ -147,7 +181,12 @@ async fn read_head(stream: &mut TcpStream) -> anyhow::Result<Option<Recorded>> {
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &str) -> anyhow::Result<()> {
+async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: &str,
+    extra: &str,
+    body: &str,
+) -> anyhow::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}\r\n",
         body.len()
@@ -157,7 +196,11 @@ async fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &str) 
     Ok(())
 }
 
-async fn serve(mut stream: TcpStream, behaviour: Behaviour, requests: Arc<Mutex<Vec<Recorded>>>) -> anyhow::Result<()> {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    behaviour: Behaviour,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+) -> anyhow::Result<()> {
     while let Some(request) = read_head(&mut stream).await? {
         if let Ok(mut r) = requests.lock() {
             r.push(request.clone());
@@ -212,7 +255,9 @@ async fn serve(mut stream: TcpStream, behaviour: Behaviour, requests: Arc<Mutex<
                         let body = json!({"subject": sub, "records": [format!("record-1 of {sub}"), format!("record-2 of {sub}")]});
                         respond(&mut stream, "200 OK", "", &body.to_string()).await?;
                     }
-                    None => respond(&mut stream, "401 Unauthorized", "", r#"{"error":"invalid_token"}"#).await?,
+                    None => {
+                        respond(&mut stream, "401 Unauthorized", "", r#"{"error":"invalid_token"}"#).await?;
+                    }
                 }
             }
         }

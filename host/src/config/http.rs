@@ -112,19 +112,31 @@ impl Config {
         for (i, team) in self.teams.iter().enumerate() {
             for (j, d) in team.http_destinations.iter().enumerate() {
                 if let Err(problem) = check_destination_url(d) {
-                    bad(&format!("teams[{i}].http_destinations[{j}]"), problem, "write scheme://host[:port]/path/prefix");
+                    bad(
+                        &format!("teams[{i}].http_destinations[{j}]"),
+                        problem,
+                        "write scheme://host[:port]/path/prefix",
+                    );
                 }
             }
         }
         if let Some(url) = &h.exchange.token_url
             && url::Url::parse(url).is_err()
         {
-            bad("http.exchange.token_url", format!("{url:?} is not a URL"), "use the IdP's token endpoint URL");
+            bad(
+                "http.exchange.token_url",
+                format!("{url:?} is not a URL"),
+                "use the IdP's token endpoint URL",
+            );
         }
         if let Some(s) = &h.exchange.client_secret
             && let Err(e) = resolve_reference("http.exchange.client_secret", s.expose())
         {
-            bad("http.exchange.client_secret", e.to_string(), "set the environment variable or create the file it names");
+            bad(
+                "http.exchange.client_secret",
+                e.to_string(),
+                "set the environment variable or create the file it names",
+            );
         }
     }
 }

@@ -229,3 +229,23 @@ fn introspection_secret_may_be_a_reference() {
     let ok = load(&format!("{base}introspection_client_secret = \"file:{}\"\n", file.display()), &[]);
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
+
+#[test]
+fn http_settings_are_checked_naming_the_field_and_the_fix() {
+    let text = "[http]\nallow_cidrs = [\"10.0.0.0/8\", \"not-a-range\"]\nmax_requests_per_call = 0\n\
+                ca_bundle = \"/nonexistent/ca.pem\"\n[http.secrets]\ncrm = \"env:WARDEN_TEST_UNSET_SECRET\"\n";
+    let err = load(text, &[]).unwrap_err().to_string();
+    for expected in [
+        "http.allow_cidrs[1]",
+        "not a CIDR range",
+        "http.max_requests_per_call",
+        "http.ca_bundle",
+        "http.secrets.crm",
+        "WARDEN_TEST_UNSET_SECRET",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let ok = load("[http]\nallow_cidrs = [\"127.0.0.1/32\"]\n[http.secrets]\ncrm = \"literal-value\"\n", &[])
+        .unwrap();
+    assert_eq!(ok.http.allow_cidrs, ["127.0.0.1/32"]);
+}

@@ -29,10 +29,16 @@ impl OidcProxy {
             ));
         }
         let Some(family_id) = data.claims.get("sid").and_then(Value::as_str) else {
-            return Err(CredentialError::NotConfigured("the caller's token names no login (sid); log in again".into()));
+            return Err(CredentialError::NotConfigured(
+                "the caller's token names no login (sid); log in again".into(),
+            ));
         };
-        let store = |e: super::vault::VaultError| CredentialError::IdpUnavailable(format!("Warden's token store: {e}"));
-        let ended = || CredentialError::Refused("the caller's login has ended (revoked or expired); log in again".into());
+        let store = |e: super::vault::VaultError| {
+            CredentialError::IdpUnavailable(format!("Warden's token store: {e}"))
+        };
+        let ended = || {
+            CredentialError::Refused("the caller's login has ended (revoked or expired); log in again".into())
+        };
         let now = jsonwebtoken::get_current_timestamp();
         let family: Family = self.vault.get(FAMILY, family_id).await.map_err(store)?.ok_or_else(ended)?;
         if family.upstream.expires_at > now + REFRESH_MARGIN {

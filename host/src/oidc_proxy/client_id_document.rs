@@ -11,7 +11,7 @@
 //!   policy, and be a public client (`token_endpoint_auth_method` `none`);
 //! - accepted documents are cached (sealed in the store) for [`CACHE_TTL`].
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use url::{Host, Url};
 
 use super::clients::Client;
 use super::vault::{Vault, VaultError, digest_key};
+use crate::outbound::address::is_public;
 use crate::shared::redirect_uri::RedirectPolicy;
 
 /// The largest document read.
@@ -60,44 +61,6 @@ struct Document {
     #[serde(default)]
     redirect_uris: Vec<String>,
     token_endpoint_auth_method: Option<String>,
-}
-
-/// True if `ip` is an ordinary public unicast address.
-pub(crate) fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public_v4(v4);
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link local
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64
-                || (s[0] == 0x2002) // 6to4 (embeds any IPv4)
-                || s[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible
-        }
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // CGNAT
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240)
 }
 
 /// True if `client_id` is in the form of a metadata-document client id (an https URL).
@@ -219,34 +182,6 @@ fn accept(document: Document, client_id: &str, policy: &RedirectPolicy) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv6Addr;
-
-    #[test]
-    fn only_public_addresses_pass() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "224.0.0.1",
-            "255.255.255.255",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-            "2002:a00:1::",
-        ] {
-            assert!(!is_public(private.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))), "{private}");
-        }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(is_public(public.parse().unwrap_or(IpAddr::V6(Ipv6Addr::LOCALHOST))), "{public}");
-        }
-    }
 
     #[test]
     fn client_id_urls_are_checked() {

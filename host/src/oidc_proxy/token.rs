@@ -212,10 +212,11 @@ impl OidcProxy {
         client: &Client,
         scope: &[String],
     ) -> Result<TokenResponse, OAuthError> {
-        let access_token = self.access_token(family_id, &family.claims, &client.client_id, scope).map_err(|e| {
-            tracing::error!(error = %e, "cannot sign an access token");
-            OAuthError::unavailable("try again")
-        })?;
+        let access_token =
+            self.access_token(family_id, &family.claims, &client.client_id, scope).map_err(|e| {
+                tracing::error!(error = %e, "cannot sign an access token");
+                OAuthError::unavailable("try again")
+            })?;
         let refresh_token = if client.may_refresh() {
             let token = random_token(32)?;
             let record = RefreshRecord { family: family_id.to_owned(), client_id: client.client_id.clone() };

@@ -22,11 +22,21 @@ impl AddressPolicy {
     /// `None` if `ip` may be reached; otherwise the kind of address that is refused.
     pub fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
         let class = classify(ip)?;
-        if self.allowed.iter().any(|net| net.contains(&ip) || embedded_v4(ip).is_some_and(|v4| net.contains(&IpAddr::V4(v4)))) {
+        if self
+            .allowed
+            .iter()
+            .any(|net| net.contains(&ip) || embedded_v4(ip).is_some_and(|v4| net.contains(&IpAddr::V4(v4))))
+        {
             return None;
         }
         Some(class)
     }
+}
+
+/// True if `ip` is an ordinary public unicast address (what anything Warden fetches on someone
+/// else's behalf may reach without the operator's say-so).
+pub fn is_public(ip: IpAddr) -> bool {
+    classify(ip).is_none()
 }
 
 /// The IPv4 address an IPv6 address carries (mapped, NAT64 well-known prefix, 6to4), if any.
@@ -72,7 +82,12 @@ fn classify_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("shared (CGNAT)")
     } else if ip.is_multicast() {
         Some("multicast")
-    } else if ip.is_broadcast() || o[0] >= 240 || (o[0] == 192 && o[1] == 0 && o[2] == 0) || (o[0] == 198 && (18..20).contains(&o[1])) {
+    } else if ip.is_broadcast()
+        || ip.is_documentation()
+        || o[0] >= 240
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || (o[0] == 198 && (18..20).contains(&o[1]))
+    {
         Some("reserved")
     } else {
         None
@@ -93,7 +108,10 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("private (unique local)")
     } else if ip.is_multicast() {
         Some("multicast")
-    } else if first & 0xffc0 == 0xfec0 || ip.segments()[..2] == [0x2001, 0x0db8] || ip.segments()[..6] == [0; 6] {
+    } else if first & 0xffc0 == 0xfec0
+        || ip.segments()[..2] == [0x2001, 0x0db8]
+        || ip.segments()[..6] == [0; 6]
+    {
         Some("reserved")
     } else {
         None
@@ -108,9 +126,32 @@ mod tests {
     fn only_public_addresses_pass_by_default() {
         let p = AddressPolicy::default();
         for refused in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "169.254.1.1", "100.64.0.1",
-            "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fd00::1", "fd00:ec2::254", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:7f00:1::",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "fd00:ec2::254",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:a00:1::",
+            "192.0.2.1",
+            "2001:db8::1",
+            "::7f00:1",
         ] {
             let ip: IpAddr = refused.parse().unwrap();
             assert!(p.refusal(ip).is_some(), "{refused} should be refused");

@@ -64,7 +64,9 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let tcp = TcpStream::connect(addr).await.map_err(|e| OutboundError::Connect(format!("{}: {e}", target.origin())))?;
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| OutboundError::Connect(format!("{}: {e}", target.origin())))?;
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn Stream> = match target.scheme {
         Scheme::Http => Box::new(tcp),
@@ -72,7 +74,10 @@ where
             let name = rustls::pki_types::ServerName::try_from(target.host.clone())
                 .map_err(|e| OutboundError::Tls(target.origin(), e.to_string()))?;
             let connector = tokio_rustls::TlsConnector::from(tls.clone());
-            let stream = connector.connect(name, tcp).await.map_err(|e| OutboundError::Tls(target.origin(), e.to_string()))?;
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| OutboundError::Tls(target.origin(), e.to_string()))?;
             Box::new(stream)
         }
     };
@@ -133,7 +138,11 @@ impl ResponseBody {
         }
     }
 
-    fn fail(&mut self, outcome: &'static str, error: OutboundError) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
+    fn fail(
+        &mut self,
+        outcome: &'static str,
+        error: OutboundError,
+    ) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
         self.outcome = outcome;
         self.reason = Some(error.to_string());
         self.done = true;
@@ -145,7 +154,10 @@ impl Body for ResponseBody {
     type Data = Bytes;
     type Error = OutboundError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
         if self.done {
             return Poll::Ready(None);
         }
@@ -163,7 +175,9 @@ impl Body for ResponseBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
-                    let took = self.budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(len));
+                    let took = self
+                        .budget
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| left.checked_sub(len));
                     if took.is_err() {
                         let kb = self.limit_kb;
                         return self.fail("too_large", OutboundError::TooLarge(kb));

@@ -67,7 +67,10 @@ pub struct ExchangeClient {
 
 impl std::fmt::Debug for ExchangeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExchangeClient").field("token_url", &self.token_url).field("client_id", &self.client_id).finish_non_exhaustive()
+        f.debug_struct("ExchangeClient")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,7 +115,12 @@ impl Exchanger {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Exchanger { client, http, cache: Mutex::new(HashMap::new()), discovered: tokio::sync::OnceCell::new() }
+        Exchanger {
+            client,
+            http,
+            cache: Mutex::new(HashMap::new()),
+            discovered: tokio::sync::OnceCell::new(),
+        }
     }
 
     async fn token_url(&self, client: &ExchangeClient) -> Result<String, CredentialError> {
@@ -126,7 +134,10 @@ impl Exchanger {
                     CredentialError::IdpUnavailable(format!("discovery: {}", without_url(&e)))
                 })?;
                 if !response.status().is_success() {
-                    return Err(CredentialError::IdpUnavailable(format!("discovery answered {}", response.status())));
+                    return Err(CredentialError::IdpUnavailable(format!(
+                        "discovery answered {}",
+                        response.status()
+                    )));
                 }
                 let d: Discovery = response
                     .json()
@@ -152,7 +163,10 @@ impl Exchanger {
     /// A cached, unexpired exchanged token for `caller` and `credential`.
     pub fn cached(&self, caller: &Identity, credential: &Credential) -> Option<String> {
         let cache = self.cache.lock().ok()?;
-        cache.get(&Self::key(caller, credential)).filter(|c| c.usable_until > Instant::now()).map(|c| c.token.clone())
+        cache
+            .get(&Self::key(caller, credential))
+            .filter(|c| c.usable_until > Instant::now())
+            .map(|c| c.token.clone())
     }
 
     /// Exchanges `subject_token` (the caller's) for a token for `credential`'s audience, and
@@ -192,13 +206,10 @@ impl Exchanger {
         if !scope.is_empty() {
             form.push(("scope", &scope));
         }
-        let response = self
-            .http
-            .post(&token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| CredentialError::IdpUnavailable(format!("token exchange: {}", without_url(&e))))?;
+        let response =
+            self.http.post(&token_url).form(&form).send().await.map_err(|e| {
+                CredentialError::IdpUnavailable(format!("token exchange: {}", without_url(&e)))
+            })?;
         let status = response.status();
         if status.is_server_error() {
             return Err(CredentialError::IdpUnavailable(format!("token exchange answered {status}")));

@@ -122,8 +122,11 @@ impl Outbound {
             let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
                 .map_err(|e| setup_error("http.ca_bundle", format!("{}: {e}", path.display())))?;
             for cert in certs {
-                let cert = cert.map_err(|e| setup_error("http.ca_bundle", format!("{}: {e}", path.display())))?;
-                roots.add(cert).map_err(|e| setup_error("http.ca_bundle", format!("{}: {e}", path.display())))?;
+                let cert =
+                    cert.map_err(|e| setup_error("http.ca_bundle", format!("{}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| setup_error("http.ca_bundle", format!("{}: {e}", path.display())))?;
             }
         }
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -139,22 +142,36 @@ impl Outbound {
             map.iter()
                 .map(|(name, value)| {
                     let field = format!("{at}.{name}");
-                    resolve_reference(&field, value.expose()).map(|v| (name.clone(), v)).map_err(|e| setup_error(&field, e))
+                    resolve_reference(&field, value.expose())
+                        .map(|v| (name.clone(), v))
+                        .map_err(|e| setup_error(&field, e))
                 })
                 .collect::<Result<BTreeMap<_, _>, _>>()
         };
         secrets.insert(None, resolve_all("http.secrets", &h.secrets)?);
         for (i, team) in config.teams.iter().enumerate() {
-            secrets.insert(Some(team.name.clone()), resolve_all(&format!("teams[{i}].http_secrets"), &team.http_secrets)?);
+            secrets.insert(
+                Some(team.name.clone()),
+                resolve_all(&format!("teams[{i}].http_secrets"), &team.http_secrets)?,
+            );
         }
 
         let oidc_proxy = config.auth.mode == AuthMode::OidcProxy;
         let exchange = &h.exchange;
-        let client_id = exchange.client_id.clone().or_else(|| oidc_proxy.then(|| config.oidc.client_id.clone()).flatten());
+        let client_id = exchange
+            .client_id
+            .clone()
+            .or_else(|| oidc_proxy.then(|| config.oidc.client_id.clone()).flatten());
         let client_secret = match &exchange.client_secret {
-            Some(s) => Some(resolve_reference("http.exchange.client_secret", s.expose()).map_err(|e| setup_error("http.exchange.client_secret", e))?),
+            Some(s) => Some(
+                resolve_reference("http.exchange.client_secret", s.expose())
+                    .map_err(|e| setup_error("http.exchange.client_secret", e))?,
+            ),
             None if oidc_proxy => match &config.oidc.client_secret {
-                Some(s) => Some(resolve_reference("oidc.client_secret", s.expose()).map_err(|e| setup_error("oidc.client_secret", e))?),
+                Some(s) => Some(
+                    resolve_reference("oidc.client_secret", s.expose())
+                        .map_err(|e| setup_error("oidc.client_secret", e))?,
+                ),
                 None => None,
             },
             None => None,
@@ -163,7 +180,11 @@ impl Outbound {
             config.oidc.discovery_url()
         } else {
             config.auth.config_url.clone().or_else(|| {
-                config.auth.issuer.as_ref().map(|i| format!("{}/.well-known/openid-configuration", i.trim_end_matches('/')))
+                config
+                    .auth
+                    .issuer
+                    .as_ref()
+                    .map(|i| format!("{}/.well-known/openid-configuration", i.trim_end_matches('/')))
             })
         };
         let token_url = exchange
@@ -172,7 +193,9 @@ impl Outbound {
             .map(credentials::TokenUrl::Fixed)
             .or_else(|| discovery.map(credentials::TokenUrl::Discover));
         let client = match (token_url, client_id, client_secret) {
-            (Some(token_url), Some(client_id), Some(client_secret)) => Some(ExchangeClient { token_url, client_id, client_secret }),
+            (Some(token_url), Some(client_id), Some(client_secret)) => {
+                Some(ExchangeClient { token_url, client_id, client_secret })
+            }
             _ => None,
         };
         Ok(Outbound {
@@ -238,7 +261,12 @@ impl Outbound {
     }
 
     /// The header value of `credential` for `caller` (`None`: attach nothing).
-    async fn credential(&self, team: Option<&str>, credential: &Credential, caller: &Identity) -> Result<Option<String>, CredentialError> {
+    async fn credential(
+        &self,
+        team: Option<&str>,
+        credential: &Credential,
+        caller: &Identity,
+    ) -> Result<Option<String>, CredentialError> {
         match credential {
             Credential::None => Ok(None),
             Credential::Caller => Ok(Some(format!("Bearer {}", self.upstream_token(caller).await?))),
@@ -350,9 +378,17 @@ impl CallHttp {
             Ok(d) => d,
             Err(m) => {
                 let reason = match m {
-                    Mismatch::Origin => format!("{} is not a destination this plugin's manifest declares", target.origin()),
-                    Mismatch::Path => format!("{} is outside every path prefix granted for {}", target.path, target.origin()),
-                    Mismatch::Method => format!("{method} is not a method granted for {}{}", target.origin(), target.path),
+                    Mismatch::Origin => {
+                        format!("{} is not a destination this plugin's manifest declares", target.origin())
+                    }
+                    Mismatch::Path => format!(
+                        "{} is outside every path prefix granted for {}",
+                        target.path,
+                        target.origin()
+                    ),
+                    Mismatch::Method => {
+                        format!("{method} is not a method granted for {}{}", target.origin(), target.path)
+                    }
                 };
                 return refuse(event, "-", OutboundError::Refused(reason));
             }
@@ -361,10 +397,16 @@ impl CallHttp {
         let name = destination.name.clone();
         let limits = call.grant.limits;
         if call.requests.fetch_add(1, Ordering::AcqRel) >= limits.requests_per_call {
-            let e = OutboundError::Refused(format!("this call already made its {} requests", limits.requests_per_call));
+            let e = OutboundError::Refused(format!(
+                "this call already made its {} requests",
+                limits.requests_per_call
+            ));
             return refuse(event, &name, e);
         }
-        if destination.credential != Credential::None && target.scheme == Scheme::Http && !call.outbound.plain_http_credentials {
+        if destination.credential != Credential::None
+            && target.scheme == Scheme::Http
+            && !call.outbound.plain_http_credentials
+        {
             let e = OutboundError::Refused(format!(
                 "{} is plain http, and credentials go only over https (the operator can allow it with http.allow_plain_http_credentials)",
                 target.origin()
@@ -372,25 +414,29 @@ impl CallHttp {
             return refuse(event, &name, e);
         }
         let deadline = call.deadline.min(started + limits.request_timeout);
-        let timeout_ms = u64::try_from(deadline.saturating_duration_since(started).as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms =
+            u64::try_from(deadline.saturating_duration_since(started).as_millis()).unwrap_or(u64::MAX);
         let timed = |e: OutboundError| e;
         let work = async {
-            let credential = call.outbound.credential(call.team.as_deref(), &destination.credential, &call.caller).await?;
+            let credential =
+                call.outbound.credential(call.team.as_deref(), &destination.credential, &call.caller).await?;
             let headers = request.headers_mut();
             if destination.credential != Credential::None {
                 headers.remove(http::header::AUTHORIZATION);
                 headers.remove(&destination.header);
             }
             if let Some(value) = credential {
-                let mut value = HeaderValue::from_str(&value)
-                    .map_err(|_| OutboundError::Refused("the credential is not a valid header value".into()))?;
+                let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                    OutboundError::Refused("the credential is not a valid header value".into())
+                })?;
                 value.set_sensitive(true);
                 headers.insert(destination.header.clone(), value);
             }
             let addr = connect::resolve(&call.outbound.address, &target).await?;
             let mut sender = connect::connect::<B>(addr, &target, &call.outbound.tls, deadline).await?;
             let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-            *request.uri_mut() = path.parse().map_err(|_| OutboundError::Refused("the path is not a valid URI".into()))?;
+            *request.uri_mut() =
+                path.parse().map_err(|_| OutboundError::Refused("the path is not a valid URI".into()))?;
             sender.send_request(request).await.map_err(|e| OutboundError::Protocol(e.to_string()))
         };
         let response = match tokio::time::timeout_at(deadline.into(), work).await {
@@ -406,7 +452,9 @@ impl CallHttp {
             return refuse(event, &name, OutboundError::TooLarge(limit_kb));
         }
         let finish = Box::new(Finisher(std::sync::Mutex::new(Some(record(event, &name)))));
-        Ok(response.map(|body| ResponseBody::new(body, call.bytes_left.clone(), limit_kb, deadline, timeout_ms, finish)))
+        Ok(response.map(|body| {
+            ResponseBody::new(body, call.bytes_left.clone(), limit_kb, deadline, timeout_ms, finish)
+        }))
     }
 
     /// Time a request of this call may still take.

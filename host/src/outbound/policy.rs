@@ -237,7 +237,9 @@ fn check_path(path: &str) -> Result<(), String> {
     let lower = path.to_ascii_lowercase();
     for encoded in ["%2e", "%2f", "%5c", "%00"] {
         if lower.contains(encoded) {
-            return Err(format!("{encoded} (an encoded dot, slash, backslash or NUL) in the path is not allowed"));
+            return Err(format!(
+                "{encoded} (an encoded dot, slash, backslash or NUL) in the path is not allowed"
+            ));
         }
     }
     if path.split('/').any(|segment| segment == "." || segment == "..") {
@@ -321,10 +323,16 @@ mod tests {
         assert!(g.find(&target("https://api.example.com/v1").unwrap(), &get).is_ok());
         assert!(g.find(&target("https://API.example.com:443/v1/users?x=1").unwrap(), &get).is_ok());
         assert_eq!(g.find(&target("https://api.example.com/v10").unwrap(), &get), Err(Mismatch::Path));
-        assert_eq!(g.find(&target("https://api.example.com/v1/x").unwrap(), &Method::POST), Err(Mismatch::Method));
+        assert_eq!(
+            g.find(&target("https://api.example.com/v1/x").unwrap(), &Method::POST),
+            Err(Mismatch::Method)
+        );
         assert_eq!(g.find(&target("http://api.example.com/v1").unwrap(), &get), Err(Mismatch::Origin));
         assert_eq!(g.find(&target("https://api.example.com:8443/v1").unwrap(), &get), Err(Mismatch::Origin));
-        assert_eq!(g.find(&target("https://api.example.com.evil.net/v1").unwrap(), &get), Err(Mismatch::Origin));
+        assert_eq!(
+            g.find(&target("https://api.example.com.evil.net/v1").unwrap(), &get),
+            Err(Mismatch::Origin)
+        );
     }
 
     #[test]

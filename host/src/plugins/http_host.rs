@@ -24,7 +24,9 @@ type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFu
 fn to_wasi(e: OutboundError) -> WasiError {
     match e {
         OutboundError::TooLarge(kb) => WasiError::HttpResponseBodySize(Some(kb.saturating_mul(1024))),
-        OutboundError::Dns { host, reason } => WasiError::DnsError { rcode: Some(format!("{host}: {reason}")), info_code: None },
+        OutboundError::Dns { host, reason } => {
+            WasiError::DnsError { rcode: Some(format!("{host}: {reason}")), info_code: None }
+        }
         OutboundError::Connect(_) => WasiError::ConnectionRefused,
         other => WasiError::InternalError(Some(other.to_string())),
     }

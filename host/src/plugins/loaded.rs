@@ -586,7 +586,13 @@ impl LoadedPlugin {
             }
         };
         if let (Some(grant), Some(outbound)) = (&self.manifest.http, &runtime.outbound) {
-            let call = outbound.call(grant.clone(), &self.manifest.namespace(), self.manifest.team.as_deref(), caller, deadline);
+            let call = outbound.call(
+                grant.clone(),
+                &self.manifest.namespace(),
+                self.manifest.team.as_deref(),
+                caller,
+                deadline,
+            );
             store.data_mut().lend_http(call);
         }
         Ok(Prepared { _slot: slot, store, db })

@@ -565,23 +565,45 @@ fn parse_http(raw: &RawHttp, c: &Ceilings, timeout_ms: u64) -> Result<Option<Arc
     let field = |field: String, problem: String| ManifestError::Field { field, problem };
     if raw.destinations.is_empty() {
         if raw.max_requests.is_some() || raw.max_response_kb.is_some() || raw.timeout_ms.is_some() {
-            return Err(field("http".into(), "sets limits but declares no [http.destinations.<name>]".into()));
+            return Err(field(
+                "http".into(),
+                "sets limits but declares no [http.destinations.<name>]".into(),
+            ));
         }
         return Ok(None);
     }
     let h = &c.http;
-    let max_requests = bounded("http.max_requests", raw.max_requests, h.max_requests, h.max_requests, "http.max_requests_per_call")?;
-    let max_response_kb =
-        bounded("http.max_response_kb", raw.max_response_kb, h.max_response_kb, h.max_response_kb, "http.max_response_kb")?;
+    let max_requests = bounded(
+        "http.max_requests",
+        raw.max_requests,
+        h.max_requests,
+        h.max_requests,
+        "http.max_requests_per_call",
+    )?;
+    let max_response_kb = bounded(
+        "http.max_response_kb",
+        raw.max_response_kb,
+        h.max_response_kb,
+        h.max_response_kb,
+        "http.max_response_kb",
+    )?;
     let request_ms = h.max_request_ms.min(timeout_ms);
-    let request_ms = bounded("http.timeout_ms", raw.timeout_ms, request_ms, request_ms, "http.max_request_ms and limits.timeout_ms")?;
+    let request_ms = bounded(
+        "http.timeout_ms",
+        raw.timeout_ms,
+        request_ms,
+        request_ms,
+        "http.max_request_ms and limits.timeout_ms",
+    )?;
     let mut destinations = Vec::new();
     for (name, d) in &raw.destinations {
         let at = |f: &str| format!("http.destinations.{name}.{f}");
         if !is_valid_plugin_name(name) {
             return Err(field(
                 format!("http.destinations.{name}"),
-                format!("{name:?} is not a valid destination name: use 1-{MAX_PLUGIN_NAME} characters of a-z, 0-9, '_' or '-', starting with a letter"),
+                format!(
+                    "{name:?} is not a valid destination name: use 1-{MAX_PLUGIN_NAME} characters of a-z, 0-9, '_' or '-', starting with a letter"
+                ),
             ));
         }
         let url = check_destination_url(&d.url).map_err(|p| field(at("url"), p))?;
@@ -621,20 +643,38 @@ fn parse_http(raw: &RawHttp, c: &Ceilings, timeout_ms: u64) -> Result<Option<Arc
                         "credential \"exchange\" needs the audience (or resource) the token is for".into(),
                     ));
                 }
-                Credential::Exchange { audience: d.audience.clone(), resource: d.resource.clone(), scopes: d.scopes.clone() }
+                Credential::Exchange {
+                    audience: d.audience.clone(),
+                    resource: d.resource.clone(),
+                    scopes: d.scopes.clone(),
+                }
             }
             RawCredential::Secret => {
                 let Some(secret) = &d.secret else {
-                    return Err(field(at("secret"), "credential \"secret\" needs the name of the secret".into()));
+                    return Err(field(
+                        at("secret"),
+                        "credential \"secret\" needs the name of the secret".into(),
+                    ));
                 };
                 if !h.secrets.contains(secret) {
-                    let table = if c.team.is_some() { format!("{}'s http_secrets", c.source.replace("'s ceiling", "")) } else { "http.secrets".into() };
-                    return Err(field(at("secret"), format!("{secret:?} is not in {table}; ask the platform team to configure it")));
+                    let table = if c.team.is_some() {
+                        format!("{}'s http_secrets", c.source.replace("'s ceiling", ""))
+                    } else {
+                        "http.secrets".into()
+                    };
+                    return Err(field(
+                        at("secret"),
+                        format!("{secret:?} is not in {table}; ask the platform team to configure it"),
+                    ));
                 }
                 Credential::Secret { name: secret.clone() }
             }
         };
-        let extra = [("audience", d.audience.is_some()), ("resource", d.resource.is_some()), ("scopes", !d.scopes.is_empty())];
+        let extra = [
+            ("audience", d.audience.is_some()),
+            ("resource", d.resource.is_some()),
+            ("scopes", !d.scopes.is_empty()),
+        ];
         if !matches!(credential, Credential::Exchange { .. })
             && let Some((f, _)) = extra.iter().find(|(_, set)| *set)
         {
@@ -649,13 +689,19 @@ fn parse_http(raw: &RawHttp, c: &Ceilings, timeout_ms: u64) -> Result<Option<Arc
                 let name = http::HeaderName::from_bytes(h.as_bytes())
                     .map_err(|_| field(at("header"), format!("{h:?} is not a header name")))?;
                 if RESERVED_HEADERS.contains(&name.as_str()) || name.as_str().starts_with("proxy-") {
-                    return Err(field(at("header"), format!("{h:?} frames or routes the request; use another header")));
+                    return Err(field(
+                        at("header"),
+                        format!("{h:?} frames or routes the request; use another header"),
+                    ));
                 }
                 name
             }
         };
         if credential == Credential::None && d.header.is_some() {
-            return Err(field(at("header"), "names where a credential goes, but credential is \"none\"".into()));
+            return Err(field(
+                at("header"),
+                "names where a credential goes, but credential is \"none\"".into(),
+            ));
         }
         let dest = Destination::from_url(name, &url, methods, credential, header)
             .ok_or_else(|| field(at("url"), format!("{} has no usable host and port", d.url)))?;
@@ -827,5 +873,95 @@ mod tests {
         assert!(!is_valid_plugin_name(&"a".repeat(33)));
         assert!(is_valid_tool_name("top_Customers-2"));
         assert!(!is_valid_tool_name("a.b"));
+    }
+
+    fn http_team() -> TeamConfig {
+        toml::from_str(
+            "name = \"sales\"\nplugins_dir = \"t\"\nscope_prefix = \"sales:\"\nmember_claim = \"org\"\n\
+             members = [\"s\"]\nhttp_destinations = [\"https://crm.example.com/api/\"]\n\
+             [http_secrets]\ncrm-key = \"env:CRM_KEY\"\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn http_destinations_become_a_grant_with_resolved_limits() {
+        let text = "[tools.t]\n[http]\nmax_requests = 2\n[http.destinations.crm]\nurl = \"https://CRM.example.com/api/v2\"\n\
+                    methods = [\"get\", \"POST\"]\ncredential = \"exchange\"\naudience = \"https://crm\"\nscopes = [\"r\"]\n";
+        let m = Manifest::parse_within("p", text, &Ceilings::team(&rt(), &http_team())).unwrap();
+        let grant = m.http.expect("a grant");
+        assert_eq!(grant.limits.requests_per_call, 2);
+        assert_eq!(grant.limits.request_timeout, Duration::from_millis(rt().default_timeout_ms.min(10_000)));
+        let d = &grant.destinations[0];
+        assert_eq!((d.host.as_str(), d.port, d.path_prefix.as_str()), ("crm.example.com", 443, "/api/v2"));
+        assert_eq!(d.methods, vec![http::Method::GET, http::Method::POST]);
+        assert_eq!(d.credential.kind(), "exchange");
+        assert_eq!(d.header, http::header::AUTHORIZATION);
+        assert!(Manifest::parse("p", "[tools.t]\n", &rt()).unwrap().http.is_none(), "no [http], no grant");
+    }
+
+    #[test]
+    fn http_beyond_the_team_ceiling_or_malformed_is_refused_naming_the_field() {
+        let c = Ceilings::team(&rt(), &http_team());
+        let dest = |body: &str| format!("[tools.t]\n[http.destinations.d]\n{body}\n");
+        let cases = [
+            (dest("url = \"https://evil.example.com/api/\""), "http.destinations.d.url", "http_destinations"),
+            (dest("url = \"https://crm.example.com/admin/\""), "http.destinations.d.url", "outside"),
+            (dest("url = \"http://crm.example.com/api/\""), "http.destinations.d.url", "outside"),
+            (dest("url = \"https://u:p@crm.example.com/api/\""), "http.destinations.d.url", "credentials"),
+            (dest("url = \"ftp://crm.example.com/api/\""), "http.destinations.d.url", "only http and https"),
+            (
+                dest("url = \"https://crm.example.com/api/\"\nmethods = [\"CONNECT\"]"),
+                "methods",
+                "not allowed",
+            ),
+            (
+                dest("url = \"https://crm.example.com/api/\"\ncredential = \"exchange\""),
+                "audience",
+                "needs the audience",
+            ),
+            (
+                dest("url = \"https://crm.example.com/api/\"\ncredential = \"secret\"\nsecret = \"nope\""),
+                "secret",
+                "not in",
+            ),
+            (
+                dest("url = \"https://crm.example.com/api/\"\ncredential = \"secret\""),
+                "secret",
+                "needs the name",
+            ),
+            (dest("url = \"https://crm.example.com/api/\"\naudience = \"x\""), "audience", "only used with"),
+            (
+                dest("url = \"https://crm.example.com/api/\"\ncredential = \"caller\"\nheader = \"Host\""),
+                "header",
+                "frames or routes",
+            ),
+            (
+                format!("{}[http]\nmax_requests = 1000\n", dest("url = \"https://crm.example.com/api/\"")),
+                "http.max_requests",
+                "1..=",
+            ),
+            ("[tools.t]\n[http]\nmax_requests = 1\n".to_owned(), "http", "declares no"),
+            (
+                "[tools.t]\n[http.destinations.Bad]\nurl = \"https://crm.example.com/api/\"\n".to_owned(),
+                "http.destinations.Bad",
+                "not a valid",
+            ),
+        ];
+        for (text, field, reason) in cases {
+            let err = Manifest::parse_within("p", &text, &c).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains(reason), "{text}: {err}");
+        }
+        // A secret the team has is fine; the shared directory may name any origin.
+        let ok = dest(
+            "url = \"https://crm.example.com/api/x\"\ncredential = \"secret\"\nsecret = \"crm-key\"\nheader = \"X-Api-Key\"",
+        );
+        assert!(Manifest::parse_within("p", &ok, &c).is_ok());
+        let anywhere = dest("url = \"https://anywhere.example.org/\"");
+        assert!(Manifest::parse("p", &anywhere, &rt()).is_ok());
+        // A team without http_destinations gets no outbound HTTP at all.
+        let err =
+            Manifest::parse_within("p", &anywhere, &Ceilings::team(&rt(), &team())).unwrap_err().to_string();
+        assert!(err.contains("http_destinations: none"), "{err}");
     }
 }

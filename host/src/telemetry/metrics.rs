@@ -192,7 +192,11 @@ impl Metrics {
 
     /// Counts an outbound HTTP request of `plugin` to `destination` that ended with `outcome`.
     pub fn outbound_request(&self, plugin: &str, destination: &str, outcome: &str) {
-        let labels = OutboundLabels { plugin: plugin.to_owned(), destination: destination.to_owned(), outcome: outcome.to_owned() };
+        let labels = OutboundLabels {
+            plugin: plugin.to_owned(),
+            destination: destination.to_owned(),
+            outcome: outcome.to_owned(),
+        };
         self.outbound.get_or_create(&labels).inc();
     }
 

@@ -25,7 +25,11 @@ fn get_user_info(cx: &Context, _: NoArgs) -> Result<UserInfo, ToolError> {
     let url = http::destination("idp")?;
     let response = Request::get(&url).header("accept", "application/json").send()?;
     if !response.is_success() {
-        return Err(ToolError::failed(format!("the identity provider answered {}: {}", response.status, response.text())));
+        return Err(ToolError::failed(format!(
+            "the identity provider answered {}: {}",
+            response.status,
+            response.text()
+        )));
     }
     Ok(UserInfo {
         issuer: cx.caller.issuer.clone(),
@@ -36,7 +40,11 @@ fn get_user_info(cx: &Context, _: NoArgs) -> Result<UserInfo, ToolError> {
 }
 
 fn tools() -> Tools {
-    Tools::new().tool("get_user_info", "Return the caller's profile from the identity provider", get_user_info)
+    Tools::new().tool(
+        "get_user_info",
+        "Return the caller's profile from the identity provider",
+        get_user_info,
+    )
 }
 
 export_tools!(tools());

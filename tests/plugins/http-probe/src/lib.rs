@@ -73,7 +73,14 @@ fn fetch(_: &Context, args: FetchArgs) -> Result<Seen, ToolError> {
                     }
                 }
                 Err(e) => {
-                    hops.push(Hop { url: url.clone(), status: None, headers: Vec::new(), body: None, body_bytes: 0, error: Some(e.0) });
+                    hops.push(Hop {
+                        url: url.clone(),
+                        status: None,
+                        headers: Vec::new(),
+                        body: None,
+                        body_bytes: 0,
+                        error: Some(e.0),
+                    });
                     break;
                 }
             }
