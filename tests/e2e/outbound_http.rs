@@ -61,7 +61,8 @@ fn idp(public_url: &str, ttl_s: u64) -> anyhow::Result<Idp> {
 /// The probe fixture's manifest with `http` (its `[http]` tables) and a `timeout_ms` limit.
 fn probe_manifest(timeout_ms: u64, http: &str) -> String {
     format!(
-        "[plugin]\nname = \"probe\"\n\n[limits]\ntimeout_ms = {timeout_ms}\n\n[tools.fetch]\nscopes = []\n\n{http}"
+        "[plugin]\nname = \"probe\"\n\n[limits]\ntimeout_ms = {timeout_ms}\n\n[tools.fetch]\nscopes = []\n\n\
+         [tools.fetch_wstd]\nscopes = []\n\n{http}"
     )
 }
 
@@ -527,6 +528,15 @@ async fn https_destinations_verify_the_certificate_and_the_host_replaces_credent
     assert_eq!(headers.get("host").map(String::as_str), Some(api.url.trim_start_matches("https://")));
     assert!(!seen.to_string().contains(KEY), "the plugin never sees the secret");
     assert!(!serde_json::to_string(&warden.audit())?.contains(KEY) && !warden.log().contains(KEY));
+    // An ordinary guest HTTP library (wstd) goes through the same host: granted, and refused.
+    let r = call(&client, "probe.fetch_wstd", json!({"url": format!("{}/v1/w", api.url)})).await?;
+    let v: Value = serde_json::from_str(&text_of(&r))?;
+    assert_eq!(v["status"], 200, "{v}");
+    assert!(v["body"].as_str().unwrap_or_default().contains("\"target\":\"/v1/w\""), "{v}");
+    assert_eq!(api.requests().last().and_then(|r| r.headers.get("x-api-key")).map(String::as_str), Some(KEY));
+    let r = call(&client, "probe.fetch_wstd", json!({"url": format!("{}/admin", api.url)})).await?;
+    let v: Value = serde_json::from_str(&text_of(&r))?;
+    assert!(v["error"].as_str().unwrap_or_default().contains("outside every path prefix"), "{v}");
 
     // Without the CA bundle, the certificate is not trusted: TLS fails, nothing is sent.
     drop(client);

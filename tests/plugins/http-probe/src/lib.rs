@@ -89,8 +89,47 @@ fn fetch(_: &Context, args: FetchArgs) -> Result<Seen, ToolError> {
     Ok(Seen { hops, env: std::env::vars().collect() })
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct UrlArgs {
+    /// The URL.
+    url: String,
+}
+
+/// What `wstd`'s client got.
+#[derive(Serialize, JsonSchema)]
+struct WstdSeen {
+    status: Option<u16>,
+    body: Option<String>,
+    error: Option<String>,
+}
+
+/// The same GET through `wstd`, an ordinary `wasi:http` client library, used unchanged.
+fn fetch_wstd(_: &Context, args: UrlArgs) -> Result<WstdSeen, ToolError> {
+    use wstd::http::{Body, Client, Request};
+    let failed = |e: String| WstdSeen { status: None, body: None, error: Some(e) };
+    Ok(wstd::runtime::block_on(async move {
+        let request = match Request::get(args.url.as_str()).body(Body::empty()) {
+            Ok(r) => r,
+            Err(e) => return failed(e.to_string()),
+        };
+        match Client::new().send(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let mut body = response.into_body();
+                match body.str_contents().await {
+                    Ok(text) => WstdSeen { status: Some(status), body: Some(text.to_owned()), error: None },
+                    Err(e) => failed(format!("{e:?}")),
+                }
+            }
+            Err(e) => failed(format!("{e:?}")),
+        }
+    }))
+}
+
 fn tools() -> Tools {
-    Tools::new().tool("fetch", "Sends the request and reports everything it saw", fetch)
+    Tools::new()
+        .tool("fetch", "Sends the request and reports everything it saw", fetch)
+        .tool("fetch_wstd", "GETs the URL with the wstd HTTP client", fetch_wstd)
 }
 
 export_tools!(tools());
