@@ -121,14 +121,19 @@ fn outbound(c: &mut Criterion) {
         metrics: Arc::new(Metrics::default()),
     };
     let outbound = Arc::new(Outbound::new(&config, telemetry).unwrap());
-    let exchange = Credential::Exchange { audience: Some("https://api".into()), resource: None, scopes: Vec::new() };
+    let exchange =
+        Credential::Exchange { audience: Some("https://api".into()), resource: None, scopes: Vec::new() };
     let grant = Arc::new(HttpGrant {
         destinations: vec![
             destination("plain", port, Credential::None),
             destination("keyed", port, Credential::Secret { name: "key".into() }),
             destination("exch", port, exchange),
         ],
-        limits: HttpLimits { requests_per_call: 16, response_bytes: 1 << 20, request_timeout: Duration::from_secs(5) },
+        limits: HttpLimits {
+            requests_per_call: 16,
+            response_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(5),
+        },
     });
     let send = |path: &'static str, who: Identity| {
         let (outbound, grant) = (outbound.clone(), grant.clone());
@@ -156,14 +161,18 @@ fn outbound(c: &mut Criterion) {
         });
     });
     let alice = caller(0);
-    group.bench_function("host_get_no_credential", |b| b.iter(|| rt.block_on(send("/plain/items", alice.clone()))));
+    group.bench_function("host_get_no_credential", |b| {
+        b.iter(|| rt.block_on(send("/plain/items", alice.clone())))
+    });
     group.bench_function("host_get_secret", |b| b.iter(|| rt.block_on(send("/keyed/items", alice.clone()))));
     let fresh = AtomicU64::new(1);
     group.bench_function("host_get_exchange_first", |b| {
         b.iter(|| rt.block_on(send("/exch/items", caller(fresh.fetch_add(1, Ordering::Relaxed)))));
     });
     rt.block_on(send("/exch/items", alice.clone()));
-    group.bench_function("host_get_exchange_cached", |b| b.iter(|| rt.block_on(send("/exch/items", alice.clone()))));
+    group.bench_function("host_get_exchange_cached", |b| {
+        b.iter(|| rt.block_on(send("/exch/items", alice.clone())))
+    });
     group.finish();
 }
 

@@ -201,6 +201,7 @@ async fn check(config_path: Option<PathBuf>, strict: bool) -> anyhow::Result<Exi
     if strict {
         println!("configuration OK (plugins from {})", config.plugins.dir.display());
         print_tools_table(&reports);
+        print_outbound_table(&reports);
     } else {
         print_plugins(&reports);
     }
@@ -246,6 +247,36 @@ fn print_tools_table(reports: &[LoadReport]) {
         }
     }
     print_table(&rows);
+}
+
+/// Each plugin's HTTP destinations (none: no table).
+fn print_outbound_table(reports: &[LoadReport]) {
+    let header = [
+        "HTTP".to_owned(),
+        "PLUGIN".to_owned(),
+        "METHODS".to_owned(),
+        "URL".to_owned(),
+        "CREDENTIAL".to_owned(),
+    ];
+    let mut rows = vec![header];
+    for r in reports {
+        let Ok(p) = &r.result else { continue };
+        let Some(grant) = &p.manifest.http else { continue };
+        for d in &grant.destinations {
+            let methods: Vec<&str> = d.methods.iter().map(http::Method::as_str).collect();
+            rows.push([
+                d.name.clone(),
+                p.manifest.namespace(),
+                methods.join(","),
+                d.url(),
+                d.credential.kind().to_owned(),
+            ]);
+        }
+    }
+    if rows.len() > 1 {
+        println!();
+        print_table(&rows);
+    }
 }
 
 fn print_plugins(reports: &[LoadReport]) {

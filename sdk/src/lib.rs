@@ -53,6 +53,17 @@
 //! Tools::new().tool_with_content("chart", "Draws the chart", chart)
 //! ```
 //!
+//! # Outbound HTTP
+//!
+//! [`http`] sends requests through the standard `wasi:http/outgoing-handler`; the manifest's
+//! `[http.destinations.<name>]` says where the plugin may go and which credential the host
+//! attaches (the plugin never sees it), and [`http::destination`] reads that destination's URL.
+//!
+//! ```ignore
+//! let url = warden_sdk::http::destination("idp")?;
+//! let me = warden_sdk::http::Request::get(&url).send()?.json::<serde_json::Value>()?;
+//! ```
+//!
 //! # Resources and resource templates
 //!
 //! A resource has a fixed URI; a template such as `docs://{team}/{page}` stands for a family. The

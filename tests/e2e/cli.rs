@@ -134,3 +134,49 @@ fn bad_config_names_the_field() {
     assert!(!out.status.success());
     assert!(stderr.contains("max_instancez"), "{stderr}");
 }
+
+#[test]
+fn check_lists_http_destinations_and_refuses_one_beyond_the_teams_ceiling() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = plugins_dir(root.path());
+    install(&dir, "userinfo", "userinfo");
+    install(&dir, "downstream", "downstream");
+    let team_dir = root.path().join("sales");
+    std::fs::create_dir_all(&team_dir).unwrap();
+    install(&team_dir, "crm", "downstream");
+    install_manifest(
+        &team_dir,
+        "crm",
+        "[plugin]\nname = \"crm\"\n[tools.my_records]\nscopes = [\"sales:records\"]\n\
+         [http.destinations.api]\nurl = \"https://evil.example.com/v1\"\ncredential = \"exchange\"\naudience = \"https://crm\"\n",
+    );
+    let team = format!(
+        "[[teams]]\nname = \"sales\"\nplugins_dir = {:?}\nscope_prefix = \"sales:\"\nmember_claim = \"org\"\n\
+         members = [\"s\"]\nhttp_destinations = [\"https://crm.example.com/api/\"]\n",
+        team_dir
+    );
+    let out = warden(&["check"], root.path(), &team);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "the team's plugin is beyond its ceiling: {stdout}");
+    let row = |name: &str| {
+        stdout.lines().find(|l| l.split_whitespace().take(2).eq([name, name_plugin(name)])).map(str::to_owned)
+    };
+    fn name_plugin(destination: &str) -> &'static str {
+        if destination == "idp" { "userinfo" } else { "downstream" }
+    }
+    let idp = row("idp").unwrap_or_else(|| panic!("idp row: {stdout}"));
+    assert!(
+        idp.contains("GET")
+            && idp.contains("https://your-tenant.us.auth0.com/userinfo")
+            && idp.ends_with("caller"),
+        "{idp}"
+    );
+    let api = row("api").unwrap_or_else(|| panic!("api row: {stdout}"));
+    assert!(api.contains("https://records.example.com/v1") && api.ends_with("exchange"), "{api}");
+    assert!(
+        stderr.contains("sales/crm")
+            && stderr.contains("http.destinations.api.url")
+            && stderr.contains("http_destinations"),
+        "{stderr}"
+    );
+}

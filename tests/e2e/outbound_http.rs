@@ -130,7 +130,7 @@ async fn as_caller(upstream_ttl_s: u64) -> anyhow::Result<AsCaller> {
     );
     let userinfo = example_manifest(
         "userinfo",
-        "https://YOUR_TENANT.auth0.com/userinfo",
+        "https://your-tenant.us.auth0.com/userinfo",
         &format!("{}/userinfo", idp.issuer),
     );
     let downstream =
@@ -549,5 +549,52 @@ async fn https_destinations_verify_the_certificate_and_the_host_replaces_credent
         "{error}"
     );
     assert_eq!(api.requests().len(), before, "no request over an untrusted connection");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_caller_in_jwt_mode_the_presented_token_is_exchanged_and_never_forwarded() -> anyhow::Result<()> {
+    let idp = Idp::start(
+        0,
+        &[AUDIENCE, API_AUDIENCE],
+        json!([
+            {"client_id": "agent-7", "client_secret": "agent-secret", "permissions": ["tool:records"]},
+            {"client_id": "warden-exchange", "client_secret": "exchange-secret", "permissions": [],
+             "grant_types": [TOKEN_EXCHANGE]},
+        ]),
+        json!([]),
+        300,
+    )?;
+    let api = Upstream::api(idp.jwks().await?, &idp.issuer, API_AUDIENCE).await?;
+    // The exchange client is configured; its token endpoint comes from auth.issuer's discovery.
+    let config = format!(
+        "[auth]\nmode = \"jwt\"\nissuer = {issuer:?}\naudience = {AUDIENCE:?}\n\n\
+         [http]\nallow_cidrs = [\"127.0.0.1/32\"]\nallow_plain_http_credentials = true\n\n\
+         [http.exchange]\nclient_id = \"warden-exchange\"\nclient_secret = \"exchange-secret\"\n",
+        issuer = idp.issuer
+    );
+    let downstream =
+        example_manifest("downstream", "https://records.example.com/v1", &format!("{}/v1", api.url))
+            .replace("https://records.example.com", API_AUDIENCE);
+    let warden =
+        Warden::start(&config, |dir| install_as(dir, "downstream", "downstream", &downstream)).await?;
+    let token = idp.client_credentials("agent-7", "agent-secret", AUDIENCE, Some("tool:records")).await?;
+    let client = warden.client_with_token(&token).await?;
+    for _ in 0..2 {
+        let r = call(&client, "downstream.my_records", json!({})).await?;
+        let text = text_of(&r);
+        assert_ne!(r.is_error, Some(true), "{text}");
+        let v: Value = serde_json::from_str(&text)?;
+        assert_eq!(v["records"]["subject"], "agent-7", "{text}");
+    }
+    let sent: Vec<String> =
+        api.requests().iter().filter_map(|r| r.headers.get("authorization").cloned()).collect();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent.iter().all(|h| h == &sent[0] && *h != format!("Bearer {token}")),
+        "exchanged, cached, never the caller's"
+    );
+    let body: Value = reqwest::get(format!("{}/__admin/exchanges", idp.issuer)).await?.json().await?;
+    assert_eq!(body["exchanges"], 1, "the second call used the cached token");
     Ok(())
 }
