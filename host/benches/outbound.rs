@@ -6,7 +6,8 @@
 //!   (what the host does for every plugin request).
 //! - `native_reqwest_pooled`: reqwest with its connection pool (a warm keep-alive connection).
 //! - `host_get_no_credential`, `host_get_secret`: `CallHttp::send` for a destination without a
-//!   credential, and with a secret header.
+//!   credential, and with a secret header; `host_get_no_credential_audit_off` without the audit
+//!   log (its writer thread shares the two cores), to see what the audit line costs.
 //! - `host_get_exchange_first` / `host_get_exchange_cached`: an RFC 8693 exchange at a loopback
 //!   token endpoint on the first call of a caller, then the cached token on later calls.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
@@ -121,6 +122,8 @@ fn outbound(c: &mut Criterion) {
         metrics: Arc::new(Metrics::default()),
     };
     let outbound = Arc::new(Outbound::new(&config, telemetry).unwrap());
+    let quiet = Telemetry { audit: Arc::new(AuditLog::disabled()), metrics: Arc::new(Metrics::default()) };
+    let outbound_no_audit = Arc::new(Outbound::new(&config, quiet).unwrap());
     let exchange =
         Credential::Exchange { audience: Some("https://api".into()), resource: None, scopes: Vec::new() };
     let grant = Arc::new(HttpGrant {
@@ -135,7 +138,7 @@ fn outbound(c: &mut Criterion) {
             request_timeout: Duration::from_secs(5),
         },
     });
-    let send = |path: &'static str, who: Identity| {
+    let send_via = |outbound: &Arc<Outbound>, path: &'static str, who: Identity| {
         let (outbound, grant) = (outbound.clone(), grant.clone());
         async move {
             let call = outbound.call(grant, "bench", None, &who, Instant::now() + Duration::from_secs(5));
@@ -148,6 +151,7 @@ fn outbound(c: &mut Criterion) {
             response.into_body().collect().await.unwrap().to_bytes().len()
         }
     };
+    let send = |path: &'static str, who: Identity| send_via(&outbound, path, who);
     let pooled = reqwest::Client::new();
 
     let mut group = c.benchmark_group("outbound");
@@ -162,7 +166,10 @@ fn outbound(c: &mut Criterion) {
     });
     let alice = caller(0);
     group.bench_function("host_get_no_credential", |b| {
-        b.iter(|| rt.block_on(send("/plain/items", alice.clone())))
+        b.iter(|| rt.block_on(send("/plain/items", alice.clone())));
+    });
+    group.bench_function("host_get_no_credential_audit_off", |b| {
+        b.iter(|| rt.block_on(send_via(&outbound_no_audit, "/plain/items", alice.clone())));
     });
     group.bench_function("host_get_secret", |b| b.iter(|| rt.block_on(send("/keyed/items", alice.clone()))));
     let fresh = AtomicU64::new(1);
@@ -171,7 +178,7 @@ fn outbound(c: &mut Criterion) {
     });
     rt.block_on(send("/exch/items", alice.clone()));
     group.bench_function("host_get_exchange_cached", |b| {
-        b.iter(|| rt.block_on(send("/exch/items", alice.clone())))
+        b.iter(|| rt.block_on(send("/exch/items", alice.clone())));
     });
     group.finish();
 }

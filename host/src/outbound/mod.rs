@@ -365,6 +365,7 @@ impl CallHttp {
             started,
         };
         let refuse = |event: AuditEvent, destination: &str, e: OutboundError| {
+            tracing::info!(plugin = %call.plugin, destination, reason = %e, "outbound request not completed");
             record(event, destination).write(e.outcome(), None, Some(e.to_string()));
             Err(e)
         };
