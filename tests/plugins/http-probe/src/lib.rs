@@ -127,9 +127,11 @@ fn fetch_wstd(_: &Context, args: UrlArgs) -> Result<WstdSeen, ToolError> {
 }
 
 fn tools() -> Tools {
-    Tools::new()
-        .tool("fetch", "Sends the request and reports everything it saw", fetch)
-        .tool("fetch_wstd", "GETs the URL with the wstd HTTP client", fetch_wstd)
+    Tools::new().tool("fetch", "Sends the request and reports everything it saw", fetch).tool(
+        "fetch_wstd",
+        "GETs the URL with the wstd HTTP client",
+        fetch_wstd,
+    )
 }
 
 export_tools!(tools());
