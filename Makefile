@@ -3,11 +3,11 @@
 # Both install what is missing first. Plugins build for wasm32-wasip2 into the shared target/.
 
 CARGO    ?= cargo
-EXAMPLES := sample sql orders
+EXAMPLES := sample sql orders py-sample
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node node22 plugins install-plugins build lint fmt bench bench-login load clean
+.PHONY: run test deps test-deps node node22 py-deps plugins install-plugins build lint fmt bench bench-login load clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -69,8 +69,32 @@ node22: node
 $(CONF_DIR)/node_modules/.package-lock.json: $(CONF_DIR)/package-lock.json | node22
 	npm ci --prefix $(CONF_DIR) --no-audit --no-fund --loglevel=error
 
-## Build the plugin components (examples and test fixtures).
-plugins: deps
+## componentize-py (PyPI) in a virtualenv under target/py, for the Python plugins.
+PY_VENV := $(CURDIR)/target/py
+COMPONENTIZE_PY := $(PY_VENV)/bin/componentize-py
+PY_SDK := $(CURDIR)/sdk/python
+PY_SDK_FILES := $(shell find sdk/python/warden_sdk -name '*.py' -o -name '*.toml' -o -name '*.wit') wit/0.2/plugin.wit
+py-deps: $(COMPONENTIZE_PY)
+$(COMPONENTIZE_PY):
+	@python3 -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install -q --disable-pip-version-check componentize-py==0.25.1
+
+## Python plugins: each directory's app.py with warden_sdk (sdk/python), componentized into the
+## shared target/ as <directory name, - as _>.wasm, like the Rust ones.
+PY_PLUGINS := plugins/py-sample tests/plugins/py-errors
+PY_WASMS := $(foreach d,$(PY_PLUGINS),$(WASM_DIR)/$(subst -,_,$(notdir $(d))).wasm)
+define py_plugin_rule
+$(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.py $(PY_SDK_FILES) | $(COMPONENTIZE_PY)
+	@mkdir -p $(WASM_DIR)
+	cd $(1) && $(COMPONENTIZE_PY) componentize app -p . -p $(PY_SDK) -o $(CURDIR)/$$@.tmp
+	mv $$@.tmp $$@
+endef
+$(foreach d,$(PY_PLUGINS),$(eval $(call py_plugin_rule,$(d))))
+
+## Build the plugin components (examples and test fixtures): Rust with cargo, Python with
+## componentize-py.
+plugins: deps $(PY_WASMS)
 	cd plugins && $(CARGO) build --release
 
 ## Copy the example plugins into the directory the embedded defaults serve from.
@@ -78,7 +102,8 @@ install-plugins: plugins
 	@mkdir -p $(RUN_DIR)
 	@for p in $(EXAMPLES); do \
 	  cp plugins/$$p/plugin.toml $(RUN_DIR)/.$$p.toml.tmp && mv $(RUN_DIR)/.$$p.toml.tmp $(RUN_DIR)/$$p.toml; \
-	  cp $(WASM_DIR)/$$p.wasm $(RUN_DIR)/.$$p.wasm.tmp && mv $(RUN_DIR)/.$$p.wasm.tmp $(RUN_DIR)/$$p.wasm; \
+	  src=$$(echo $$p | tr - _); \
+	  cp $(WASM_DIR)/$$src.wasm $(RUN_DIR)/.$$p.wasm.tmp && mv $(RUN_DIR)/.$$p.wasm.tmp $(RUN_DIR)/$$p.wasm; \
 	done
 
 build: deps

@@ -18,6 +18,7 @@ mod limits;
 mod mcp_endpoint;
 mod oidc_proxy;
 mod outbound_http;
+mod python_plugins;
 mod sandbox_limits;
 mod signed_plugins;
 mod teams;

@@ -85,7 +85,9 @@ impl Runtime {
 
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(slots)
-            .total_core_instances(slots * 8)
+            // A componentize-py component is 14 core instances (CPython and its libraries), a Rust
+            // one 1-3: 16 per slot lets every slot hold a Python call at once.
+            .total_core_instances(slots * 16)
             .total_memories(slots * 2)
             .total_tables(slots * 4)
             .total_stacks(slots)
