@@ -3,7 +3,7 @@
 # Both install what is missing first. Plugins build for wasm32-wasip2 into the shared target/.
 
 CARGO    ?= cargo
-EXAMPLES := sample sql orders py-sample
+EXAMPLES := sample sql orders py-sample py-sql
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
@@ -82,7 +82,7 @@ $(COMPONENTIZE_PY):
 
 ## Python plugins: each directory's app.py with warden_sdk (sdk/python), componentized into the
 ## shared target/ as <directory name, - as _>.wasm, like the Rust ones.
-PY_PLUGINS := plugins/py-sample tests/plugins/py-errors
+PY_PLUGINS := plugins/py-sample plugins/py-sql tests/plugins/py-errors
 PY_WASMS := $(foreach d,$(PY_PLUGINS),$(WASM_DIR)/$(subst -,_,$(notdir $(d))).wasm)
 define py_plugin_rule
 $(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.py $(PY_SDK_FILES) | $(COMPONENTIZE_PY)

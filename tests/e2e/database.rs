@@ -285,3 +285,54 @@ async fn embedded_sqlite_demo_serves_the_example_plugins() {
     assert!(write.contains("read-only"), "{write}");
     assert_eq!(query(&alice, "SELECT id FROM customers", json!([])).await.expect("still there").len(), 3);
 }
+
+/// The Python port of the SQL tools (`plugins/py-sql`, componentize-py) as alice and bob: each
+/// gets the rows the database lets them see, through the same host guard and impersonation.
+#[tokio::test]
+async fn python_sql_tools_run_as_each_caller() {
+    let pg = PgFixture::create().expect("fixture");
+    let config = format!("{LOCAL_AUTH}\n{}{UNLIMITED}", pg.warden_config("set-role", 2));
+    let warden = Warden::start(&config, |dir| install(dir, "py-sql", "py-sql")).await.expect("start warden");
+    let (alice, bob) = (client_for(&warden, &pg.alice).await, client_for(&warden, &pg.bob).await);
+    let rows = |r: &rmcp::model::CallToolResult| -> Vec<Value> {
+        assert_ne!(r.is_error, Some(true), "{}", text_of(r));
+        let table: Value = serde_json::from_str(&text_of(r)).expect("a table");
+        table["rows"].as_array().cloned().unwrap_or_default()
+    };
+    let owners = |rows: Vec<Value>| {
+        rows.iter().map(|r| r[0].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    let sql = json!({"sql": "SELECT owner FROM orders ORDER BY id"});
+    let a = call(&alice, "py-sql.run_query", sql.clone()).await.expect("alice query");
+    let b = call(&bob, "py-sql.run_query", sql).await.expect("bob query");
+    assert_eq!(owners(rows(&a)), vec![pg.alice.clone(); ALICE_ORDERS]);
+    assert_eq!(owners(rows(&b)), vec![pg.bob.clone(); BOB_ORDERS]);
+    let me = call(&bob, "py-sql.run_query", json!({"sql": "SELECT current_user", "params": []}))
+        .await
+        .expect("whoami");
+    assert_eq!(rows(&me)[0][0], json!(pg.bob));
+    let bound = call(
+        &alice,
+        "py-sql.run_query",
+        json!({"sql": "SELECT item FROM orders WHERE item = ?", "params": ["rope"]}),
+    )
+    .await
+    .expect("bound");
+    assert_eq!(rows(&bound), vec![json!(["rope"])]);
+    let tables = call(&alice, "py-sql.list_tables", json!({})).await.expect("tables");
+    assert!(rows(&tables).iter().any(|r| r[1] == "orders"), "{}", text_of(&tables));
+    let columns = call(&alice, "py-sql.describe_table", json!({"table": "orders"})).await.expect("describe");
+    assert!(rows(&columns).iter().any(|r| r[0] == "owner"), "{}", text_of(&columns));
+    // The database's refusal and the host's guard reach the Python caller as tool errors.
+    let denied =
+        call(&bob, "py-sql.run_query", json!({"sql": "SELECT who FROM salaries"})).await.expect("denied");
+    assert_eq!(denied.is_error, Some(true));
+    assert!(text_of(&denied).contains("denied"), "{}", text_of(&denied));
+    let write = call(&alice, "py-sql.run_query", json!({"sql": "DELETE FROM orders"})).await.expect("guard");
+    assert_eq!(write.is_error, Some(true));
+    let left =
+        call(&alice, "py-sql.run_query", json!({"sql": "SELECT count(*) FROM orders"})).await.expect("count");
+    assert_eq!(rows(&left)[0][0].as_i64(), Some((ALICE_ORDERS) as i64), "nothing was deleted");
+    let audit = warden.audit();
+    assert!(audit.iter().any(|e| e["tool"] == "py-sql.run_query" && e["db_user"] == pg.bob.as_str()));
+}

@@ -125,6 +125,19 @@ class Database:
             raise _db_error(e) from None
         return [dict(zip(rows.columns, map(_from_value, r))) for r in rows.rows]
 
+    def table(self, sql: str, *params: Any) -> Dict[str, Any]:
+        """The result as `{"columns": [...], "rows": [[...]], "truncated": bool}` (the shape the Rust
+        SDK's `Table` serializes to)."""
+        try:
+            rows = self._h.query(sql, [_to_value(p) for p in params])
+        except Err as e:
+            raise _db_error(e) from None
+        return {
+            "columns": list(rows.columns),
+            "rows": [[_from_value(v) for v in r] for r in rows.rows],
+            "truncated": rows.truncated,
+        }
+
     def execute(self, sql: str, *params: Any) -> int:
         try:
             return self._h.execute(sql, [_to_value(p) for p in params])
