@@ -134,7 +134,7 @@ fmt:
 
 ## Micro-benchmark: one tool call through the runtime.
 bench: plugins
-	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query --bench call_overhead --bench contract_0_2 --bench outbound
+	$(CARGO) bench -p warden --bench tool_call --bench token_verify --bench db_query --bench call_overhead --bench contract_0_2 --bench outbound --bench languages
 
 ## Logins per second through the OIDC proxy vs directly at the IdP (release build; STORE=redis too).
 bench-login: test-deps plugins
