@@ -32,7 +32,7 @@ export PATH := $(NODE_PATH_BIN):$(PATH)
 ## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
 ## (npm oidc-provider), the official MCP TypeScript SDK client (Node.js 20+) and the official MCP
 ## conformance suite (npm @modelcontextprotocol/conformance, Node.js 22+).
-test-deps: deps node node22 $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
+test-deps: deps node node22 py-deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
            $(CONF_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@# The database tests set up their own databases and roles with psql on the local PostgreSQL.
