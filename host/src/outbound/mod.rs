@@ -27,6 +27,9 @@ use crate::config::{AuthMode, Config};
 use crate::shared::{Identity, resolve_reference};
 use crate::telemetry::{AuditEvent, Telemetry};
 
+/// The largest request body a plugin may send.
+pub const MAX_REQUEST_BODY: usize = 4 << 20;
+
 /// Why an outbound request failed. The text is what the plugin receives.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum OutboundError {
@@ -346,7 +349,7 @@ impl CallHttp {
     }
 
     /// Sends one request the plugin built, as this call's caller, within its grant and limits.
-    pub async fn send<B>(&self, mut request: Request<B>) -> Result<Response<ResponseBody>, OutboundError>
+    pub async fn send<B>(&self, request: Request<B>) -> Result<Response<ResponseBody>, OutboundError>
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -370,6 +373,31 @@ impl CallHttp {
             Err(e)
         };
 
+        // The whole body first (within MAX_REQUEST_BODY and the call's deadline), before any check:
+        // the plugin has finished writing when it learns the outcome, so neither a refusal nor an
+        // early answer closes its body stream under it (a guest library would report that as a
+        // reset instead of the reason), and the request goes out with a Content-Length.
+        let (parts, body) = request.into_parts();
+        let collect = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_REQUEST_BODY));
+        let body = match tokio::time::timeout_at(call.deadline.into(), collect).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(e)) => {
+                let e = match e.downcast::<http_body_util::LengthLimitError>() {
+                    Ok(_) => OutboundError::Refused(format!(
+                        "the request body exceeds {} KiB",
+                        MAX_REQUEST_BODY / 1024
+                    )),
+                    Err(e) => OutboundError::Protocol(format!("reading the plugin's request body: {e}")),
+                };
+                return refuse(event, "-", e);
+            }
+            Err(_) => {
+                let ms = u64::try_from(call.deadline.saturating_duration_since(started).as_millis())
+                    .unwrap_or(u64::MAX);
+                return refuse(event, "-", OutboundError::Timeout(ms));
+            }
+        };
+        let mut request = Request::from_parts(parts, http_body_util::Full::new(body));
         let target = match Target::parse(request.uri()) {
             Ok(t) => t,
             Err(reason) => return refuse(event, "-", OutboundError::Refused(reason)),
@@ -434,7 +462,7 @@ impl CallHttp {
                 headers.insert(destination.header.clone(), value);
             }
             let addr = connect::resolve(&call.outbound.address, &target).await?;
-            let mut sender = connect::connect::<B>(addr, &target, &call.outbound.tls, deadline).await?;
+            let mut sender = connect::connect(addr, &target, &call.outbound.tls, deadline).await?;
             let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
             *request.uri_mut() =
                 path.parse().map_err(|_| OutboundError::Refused("the path is not a valid URI".into()))?;
