@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -19,7 +18,8 @@ use serde_json::{Value, json};
 use warden_tests::oauth::{Balancer, Browser, Client, Step};
 use warden_tests::upstream::{Behaviour, Upstream};
 use warden_tests::{
-    Idp, McpClient, Warden, call, component, free_port, install, install_manifest, install_wasm, text_of,
+    Greeter, Idp, McpClient, Warden, call, component, free_port, install, install_manifest, install_wasm,
+    text_of,
 };
 
 const AUDIENCE: &str = "https://api.warden.test/mcp";
@@ -439,25 +439,7 @@ async fn slow_endless_and_huge_upstreams_end_the_call_on_time_while_others_are_s
     let client = Arc::new(warden.client().await?);
 
     // Another caller's calls keep being served meanwhile.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, slowest) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let greeter = {
-        let other = warden.client().await?;
-        let (stop, ok, slowest) = (stop.clone(), ok.clone(), slowest.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
-                if let Ok(r) = call(&other, "sample.greet", json!({"name": "Ada"})).await
-                    && text_of(&r).starts_with("Hello, Ada!")
-                {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                }
-                let ms = usize::try_from(started.elapsed().as_millis()).unwrap_or(usize::MAX);
-                slowest.fetch_max(ms, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let greeter = Greeter::spawn(Arc::new(warden.client().await?), "Ada", Duration::from_millis(20));
 
     let cases = [
         (silent.url.clone(), "timed out"),
@@ -480,10 +462,9 @@ async fn slow_endless_and_huge_upstreams_end_the_call_on_time_while_others_are_s
         assert!(error.contains(expected), "{url}: {error}\n{}", summary.join("\n"));
         assert!(took < Duration::from_secs(1) + SLACK, "{url}: the call took {took:?}");
     }
-    stop.store(true, Ordering::Relaxed);
-    greeter.await?;
-    assert!(ok.load(Ordering::Relaxed) >= 3, "other calls were served meanwhile");
-    assert!(slowest.load(Ordering::Relaxed) < 2000, "no other call waited on the upstreams");
+    let greeted = greeter.stop().await;
+    assert!(greeted.ok >= 3, "other calls were served meanwhile: {greeted:?}");
+    assert!(greeted.slowest_ms < 2000, "no other call waited on the upstreams: {greeted:?}");
     let audit = warden.audit();
     for outcome in ["timeout", "too_large"] {
         assert!(audit.iter().any(|e| e["event"] == "http.request" && e["outcome"] == outcome), "{outcome}");

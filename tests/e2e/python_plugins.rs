@@ -7,12 +7,11 @@
 //!   caller's calls are served.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warden_tests::fixtures::{LOCAL_AUTH, UNLIMITED};
-use warden_tests::{Warden, call, install, text_of, tool_names};
+use warden_tests::{Greeter, Warden, call, install, text_of, tool_names};
 
 /// Slack over a limit on a loaded 2-core machine: the point is "bounded", not speed.
 const SLACK: Duration = Duration::from_secs(3);
@@ -68,21 +67,7 @@ async fn python_failures_are_contained_as_clear_tool_errors_while_others_are_ser
     .await?;
     let client = Arc::new(warden.client().await?);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let greeter = {
-        let other = warden.client().await?;
-        let (stop, ok, bad) = (stop.clone(), ok.clone(), bad.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                match call(&other, "sample.greet", json!({"name": "Grace"})).await {
-                    Ok(r) if text_of(&r).starts_with("Hello, Grace!") => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => bad.fetch_add(1, Ordering::Relaxed),
-                };
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
+    let greeter = Greeter::spawn(Arc::new(warden.client().await?), "Grace", Duration::from_millis(20));
 
     // Limits from tests/plugins/py-errors/plugin.toml: 1500 ms, 64 MiB; output cap 1 MiB (default).
     let cases = [
@@ -115,9 +100,8 @@ async fn python_failures_are_contained_as_clear_tool_errors_while_others_are_ser
         assert!(!text.contains("wasm backtrace") && !text.contains("unreachable"), "no trap dump: {text}");
         assert!(took < Duration::from_millis(1500) + SLACK, "{tool} took {took:?}");
     }
-    stop.store(true, Ordering::Relaxed);
-    greeter.await?;
-    assert!(ok.load(Ordering::Relaxed) >= 3, "other calls were served meanwhile");
-    assert_eq!(bad.load(Ordering::Relaxed), 0, "no other call failed");
+    let greeted = greeter.stop().await;
+    assert!(greeted.ok >= 3, "other calls were served meanwhile: {greeted:?}");
+    assert_eq!(greeted.bad, 0, "no other call failed: {greeted:?}");
     Ok(())
 }

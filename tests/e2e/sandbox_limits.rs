@@ -2,12 +2,11 @@
 //! while calls to a well-behaved plugin keep succeeding.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use warden_tests::fixtures::UNLIMITED;
-use warden_tests::{Warden, call, install, text_of};
+use warden_tests::{Greeter, Warden, call, install, text_of};
 
 /// Generous slack over a limit for a loaded 2-core machine; the point is "bounded", not speed.
 const SLACK: Duration = Duration::from_secs(3);
@@ -24,21 +23,7 @@ async fn every_attack_is_contained_while_others_are_served() {
     let client = Arc::new(warden.client().await.unwrap());
 
     // A steady stream of well-behaved calls for the whole test.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let greeter = {
-        let (client, stop, ok, bad) = (client.clone(), stop.clone(), ok.clone(), bad.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                match call(&client, "sample.greet", json!({ "name": "Grace" })).await {
-                    Ok(r) if text_of(&r) == "Hello, Grace! You are anonymous." => {
-                        ok.fetch_add(1, Ordering::Relaxed)
-                    }
-                    _ => bad.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        })
-    };
+    let greeter = Greeter::spawn(client.clone(), "Grace", Duration::ZERO);
 
     // Limits from tests/plugins/misbehaving/plugin.toml: 500 ms, 48 MiB; output cap 1 MiB (server default).
     let cases = [
@@ -67,10 +52,9 @@ async fn every_attack_is_contained_while_others_are_served() {
 
     // Let the greeter run a little longer after the attacks, then stop it.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, Ordering::Relaxed);
-    greeter.await.unwrap();
-    assert_eq!(bad.load(Ordering::Relaxed), 0, "a well-behaved call failed during the attacks");
-    assert!(ok.load(Ordering::Relaxed) > 5, "the greeter barely ran: {}", ok.load(Ordering::Relaxed));
+    let greeted = greeter.stop().await;
+    assert_eq!(greeted.bad, 0, "a well-behaved call failed during the attacks: {greeted:?}");
+    assert!(greeted.ok > 5, "the greeter barely ran: {greeted:?}");
 
     // The misbehaving plugin itself still serves its well-behaved tool: nothing survived the traps.
     let r = call(&client, "misbehaving.echo", json!({ "text": "still here" })).await.unwrap();

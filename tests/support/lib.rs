@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 pub mod conformance;
 pub mod fixtures;
+mod greeter;
 mod idp;
 mod mcp;
 pub mod oauth;
@@ -35,6 +36,7 @@ pub mod upstream;
 mod warden;
 mod wire;
 
+pub use greeter::{Greeted, Greeter};
 pub use idp::Idp;
 pub use mcp::{
     LATEST_PROTOCOL, Listener, McpClient, McpPost, SESSION_PROTOCOL, call, connect_with, text_of, tool_names,
