@@ -13,7 +13,7 @@ pub mod policy;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
@@ -445,7 +445,6 @@ impl CallHttp {
         let deadline = call.deadline.min(started + limits.request_timeout);
         let timeout_ms =
             u64::try_from(deadline.saturating_duration_since(started).as_millis()).unwrap_or(u64::MAX);
-        let timed = |e: OutboundError| e;
         let work = async {
             let credential =
                 call.outbound.credential(call.team.as_deref(), &destination.credential, &call.caller).await?;
@@ -470,7 +469,7 @@ impl CallHttp {
         };
         let response = match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return refuse(event, &name, timed(e)),
+            Ok(Err(e)) => return refuse(event, &name, e),
             Err(_) => return refuse(event, &name, OutboundError::Timeout(timeout_ms)),
         };
         event.status = Some(response.status().as_u16());
@@ -484,10 +483,5 @@ impl CallHttp {
         Ok(response.map(|body| {
             ResponseBody::new(body, call.bytes_left.clone(), limit_kb, deadline, timeout_ms, finish)
         }))
-    }
-
-    /// Time a request of this call may still take.
-    pub fn remaining(&self) -> Duration {
-        self.inner.deadline.saturating_duration_since(Instant::now())
     }
 }
