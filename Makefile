@@ -3,11 +3,11 @@
 # Both install what is missing first. Plugins build for wasm32-wasip2 into the shared target/.
 
 CARGO    ?= cargo
-EXAMPLES := sample sql orders py-sample py-sql
+EXAMPLES := sample sql orders py-sample py-sql ts-sample
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node node22 py-deps plugins install-plugins build lint fmt bench bench-login load clean
+.PHONY: run test deps test-deps node node22 py-deps ts-deps plugins install-plugins build lint fmt bench bench-login load clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -32,8 +32,9 @@ export PATH := $(NODE_PATH_BIN):$(PATH)
 ## Test tools: cargo-nextest (cargo install, if it is not installed), the test OpenID provider
 ## (npm oidc-provider), the official MCP TypeScript SDK client (Node.js 20+), the official MCP
 ## conformance suite (npm @modelcontextprotocol/conformance, Node.js 22+) and componentize-py
-## (PyPI, for the Python plugins; see py-deps).
-test-deps: deps node node22 py-deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
+## (PyPI, for the Python plugins; see py-deps) and componentize-js (npm, for the TypeScript ones;
+## see ts-deps).
+test-deps: deps node node22 py-deps ts-deps $(IDP_DIR)/node_modules/.package-lock.json $(TS_DIR)/node_modules/.package-lock.json \
            $(CONF_DIR)/node_modules/.package-lock.json
 	@command -v cargo-nextest >/dev/null || $(CARGO) install --locked cargo-nextest
 	@# The database tests set up their own databases and roles with psql on the local PostgreSQL.
@@ -83,7 +84,7 @@ $(COMPONENTIZE_PY):
 
 ## Python plugins: each directory's app.py with warden_sdk (sdk/python), componentized into the
 ## shared target/ as <directory name, - as _>.wasm, like the Rust ones.
-PY_PLUGINS := plugins/py-sample plugins/py-sql tests/plugins/py-errors
+PY_PLUGINS := plugins/py-sample plugins/py-sql tests/plugins/py-errors tests/plugins/py-features
 PY_WASMS := $(foreach d,$(PY_PLUGINS),$(WASM_DIR)/$(subst -,_,$(notdir $(d))).wasm)
 define py_plugin_rule
 $(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.py $(PY_SDK_FILES) | $(COMPONENTIZE_PY)
@@ -93,9 +94,29 @@ $(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.py $(PY_SDK_FILES) | $(CO
 endef
 $(foreach d,$(PY_PLUGINS),$(eval $(call py_plugin_rule,$(d))))
 
+## componentize-js, esbuild and the TypeScript compiler (npm, pinned by the lock file), for the
+## TypeScript plugins.
+TS_SDK := $(CURDIR)/sdk/typescript
+TS_BUILD := node $(TS_SDK)/bin/build.mjs
+TS_SDK_FILES := $(shell find sdk/typescript/src sdk/typescript/bin sdk/typescript/wit/world.wit -type f) wit/0.2/plugin.wit
+ts-deps: $(TS_SDK)/node_modules/.package-lock.json
+$(TS_SDK)/node_modules/.package-lock.json: $(TS_SDK)/package-lock.json | node
+	npm ci --prefix $(TS_SDK) --no-audit --no-fund --loglevel=error
+
+## TypeScript plugins: each directory's app.ts with @warden/plugin-sdk (sdk/typescript), type-checked,
+## bundled and componentized into the shared target/ as <directory name, - as _>.wasm.
+TS_PLUGINS := plugins/ts-sample plugins/ts-userinfo tests/plugins/ts-errors tests/plugins/ts-features
+TS_WASMS := $(foreach d,$(TS_PLUGINS),$(WASM_DIR)/$(subst -,_,$(notdir $(d))).wasm)
+define ts_plugin_rule
+$(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.ts $(TS_SDK_FILES) | ts-deps
+	@mkdir -p $(WASM_DIR)
+	$(TS_BUILD) $(1)/app.ts -o $$@
+endef
+$(foreach d,$(TS_PLUGINS),$(eval $(call ts_plugin_rule,$(d))))
+
 ## Build the plugin components (examples and test fixtures): Rust with cargo, Python with
-## componentize-py.
-plugins: deps $(PY_WASMS)
+## componentize-py, TypeScript with componentize-js.
+plugins: deps $(PY_WASMS) $(TS_WASMS)
 	cd plugins && $(CARGO) build --release
 
 ## Copy the example plugins into the directory the embedded defaults serve from.

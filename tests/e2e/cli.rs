@@ -180,3 +180,86 @@ fn check_lists_http_destinations_and_refuses_one_beyond_the_teams_ceiling() {
         "{stderr}"
     );
 }
+
+/// Runs `make` with `args` in `dir`; panics with its output on failure.
+fn make(dir: &Path, args: &[&str], env: &[(&str, std::ffi::OsString)]) {
+    let mut cmd = Command::new("make");
+    cmd.arg("-C").arg(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "make {args:?} in {}:\n{}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warden_new_scaffolds_a_plugin_in_each_language_that_builds_checks_and_answers() {
+    let root = tempfile::tempdir().unwrap();
+    let src = root.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let plugins = plugins_dir(root.path());
+    let repo = warden_tests::repo_root();
+    for lang in ["rust", "python", "typescript"] {
+        let name = format!("hello-{lang}");
+        let out = Command::new(warden_binary())
+            .args(["new", &name, "--lang", lang, "--dir"])
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "warden new: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = src.join(&name);
+        // The toolchains `make test-deps` installed; for Rust, the plugins workspace's lock file
+        // and target directory, so that only the new crate compiles.
+        let env: Vec<(&str, std::ffi::OsString)> = match lang {
+            "rust" => {
+                std::fs::copy(repo.join("plugins/Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+                vec![("TARGET_DIR", warden_tests::target_dir().into_os_string())]
+            }
+            "python" => vec![("COMPONENTIZE_PY", repo.join("target/py/bin/componentize-py").into_os_string())],
+            _ => vec![],
+        };
+        make(&dir, &[], &env);
+        make(&dir, &["install", &format!("PLUGIN_DIR={}", plugins.display())], &env);
+        // Scaffolding again refuses, and keeps what is there.
+        let again = Command::new(warden_binary())
+            .args(["new", &name, "--lang", lang, "--dir"])
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+        assert!(dir.join(format!("{name}.wasm")).is_file());
+    }
+
+    let out = warden(&["check"], root.path(), "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for lang in ["rust", "python", "typescript"] {
+        assert!(
+            stdout.lines().any(|l| l.split_whitespace().take(2).eq(["tool", &format!("hello-{lang}.hello")])),
+            "{stdout}"
+        );
+    }
+
+    let warden = warden_tests::Warden::start(warden_tests::fixtures::LOCAL_AUTH, |dir| {
+        for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let alice = warden.client_with_token(&warden.local_token("alice", "").unwrap()).await.unwrap();
+    for lang in ["rust", "python", "typescript"] {
+        let tool = format!("hello-{lang}.hello");
+        let r = warden_tests::call(&alice, &tool, serde_json::json!({ "name": "Ada" })).await.unwrap();
+        assert_eq!(warden_tests::text_of(&r), "Hello, Ada! You are alice.", "{tool}");
+        let r = warden_tests::call(&alice, &tool, serde_json::json!({ "name": " " })).await.unwrap();
+        assert_eq!(r.is_error, Some(true), "{tool}");
+        assert!(warden_tests::text_of(&r).contains("name must not be empty"), "{tool}");
+    }
+}

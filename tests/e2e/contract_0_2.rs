@@ -55,7 +55,7 @@ async fn conformance_warden() -> Warden {
 }
 
 /// One raw 2026-07-28 request (with `_meta`: no client capabilities unless `params` has its own).
-async fn post(warden: &Warden, id: u64, method: &str, params: Value) -> Reply {
+pub(crate) async fn post(warden: &Warden, id: u64, method: &str, params: Value) -> Reply {
     let response =
         warden.mcp_post().protocol(LATEST_PROTOCOL).jsonrpc(id, method, params).send().await.unwrap();
     read_reply(response).await.unwrap()
@@ -68,7 +68,7 @@ fn with_elicitation() -> Value {
 
 /// `result` without what is the host's to choose (`_meta`, cache hints), after checking that the
 /// cache hints of a cacheable result are well formed.
-fn stable(result: &Value) -> Value {
+pub(crate) fn stable(result: &Value) -> Value {
     let mut result = result.clone();
     if let Some(map) = result.as_object_mut() {
         map.remove("_meta");
@@ -83,7 +83,7 @@ fn stable(result: &Value) -> Value {
 }
 
 /// The `text` of every text content block of a result or prompt message list, joined.
-fn texts(value: &Value) -> String {
+pub(crate) fn texts(value: &Value) -> String {
     let mut out = Vec::new();
     collect_texts(value, &mut out);
     out.join("\n")
@@ -226,10 +226,10 @@ async fn typescript_sdk_reads_resources_gets_prompts_sees_progress_and_answers_e
 /// An rmcp client handler that answers elicitations with `name` "Ada" and records progress and
 /// `tools/list_changed` notifications.
 #[derive(Clone)]
-struct Recorder {
+pub(crate) struct Recorder {
     info: ClientConfig,
-    progress: Arc<Mutex<Vec<f64>>>,
-    elicitations: Arc<Mutex<Vec<Value>>>,
+    pub(crate) progress: Arc<Mutex<Vec<f64>>>,
+    pub(crate) elicitations: Arc<Mutex<Vec<Value>>>,
     list_changed: mpsc::UnboundedSender<()>,
 }
 
@@ -260,10 +260,10 @@ impl ClientHandler for Recorder {
     }
 }
 
-type RecordingClient = RunningService<RoleClient, Recorder>;
+pub(crate) type RecordingClient = RunningService<RoleClient, Recorder>;
 
 /// An rmcp client declaring elicitation, speaking `version`.
-async fn recording_client(
+pub(crate) async fn recording_client(
     warden: &Warden,
     version: &str,
 ) -> (RecordingClient, Recorder, mpsc::UnboundedReceiver<()>) {

@@ -4,7 +4,7 @@
 //! connections (`warden_tests::upstream`).
 //!
 //! - `as_caller_*`: alice and bob, through the OIDC proxy, each get their own profile (the
-//!   `userinfo` example, `credential = "caller"`) and their own records (the `downstream` example,
+//!   `userinfo` example and its TypeScript twin `ts-userinfo`, `credential = "caller"`) and their own records (the `downstream` example,
 //!   `credential = "exchange"`), interleaved; no token reaches a plugin, the audit log or the log.
 //! - Refusals, each with no connection made.
 //! - Limits: an upstream that never answers, one that streams forever, one that sends 50 MB.
@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use warden_tests::oauth::{Balancer, Browser, Client, Step};
 use warden_tests::upstream::{Behaviour, Upstream};
 use warden_tests::{
-    Greeter, Idp, McpClient, Warden, call, component, free_port, install, install_manifest, install_wasm,
-    text_of,
+    Greeter, Idp, McpClient, Warden, call, component, eventually, free_port, install, install_manifest,
+    install_wasm, text_of,
 };
 
 const AUDIENCE: &str = "https://api.warden.test/mcp";
@@ -133,6 +133,11 @@ async fn as_caller(upstream_ttl_s: u64) -> anyhow::Result<AsCaller> {
         "https://your-tenant.us.auth0.com/userinfo",
         &format!("{}/userinfo", idp.issuer),
     );
+    let ts_userinfo = example_manifest(
+        "ts-userinfo",
+        "https://your-tenant.us.auth0.com/userinfo",
+        &format!("{}/userinfo", idp.issuer),
+    );
     let downstream =
         example_manifest("downstream", "https://records.example.com/v1", &format!("{}/v1", api.url))
             .replace("https://records.example.com", API_AUDIENCE);
@@ -148,6 +153,7 @@ async fn as_caller(upstream_ttl_s: u64) -> anyhow::Result<AsCaller> {
     );
     let warden = Warden::start(&config, |dir| {
         install_as(dir, "userinfo", "userinfo", &userinfo);
+        install_as(dir, "ts-userinfo", "ts-userinfo", &ts_userinfo);
         install_as(dir, "downstream", "downstream", &downstream);
         install_as(dir, "probe", "http-probe", &probe);
     })
@@ -184,7 +190,13 @@ async fn rounds(client: &McpClient, user: usize) -> anyhow::Result<Vec<String>> 
         let v: Value = serde_json::from_str(&text)?;
         ensure!(v["user_info"]["email"] == email && v["user_info"]["sub"] == sub, "{email}: {text}");
         ensure!(!text.contains(other_email), "{email} saw {other_email}");
+        // The same tool in TypeScript (plugins/ts-userinfo), through the same host-attached token.
+        let ts = call(client, "ts-userinfo.get_user_info", json!({})).await?;
+        ensure!(ts.is_error != Some(true), "ts-userinfo failed: {}", text_of(&ts));
+        let w: Value = serde_json::from_str(&text_of(&ts))?;
+        ensure!(w["user_info"] == v["user_info"], "the same profile from both: {text} vs {}", text_of(&ts));
         texts.push(text);
+        texts.push(text_of(&ts));
         let records = call(client, "downstream.my_records", json!({})).await?;
         let text = text_of(&records);
         ensure!(records.is_error != Some(true), "my_records failed: {text}");
@@ -259,7 +271,12 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
     }
 
     // Every request is an audit line: plugin, caller, method, URL without the query, status,
-    // bytes, credential kind.
+    // bytes, credential kind. Lines are written by the audit thread: wait for the last request's.
+    let written = eventually(Duration::from_secs(5), || async {
+        s.warden.audit().iter().any(|e| e["event"] == "http.request" && e["plugin"] == "probe" && e["credential"] == "caller")
+    })
+    .await;
+    ensure!(written, "the probe's audit line was written");
     let lines: Vec<Value> = s.warden.audit().into_iter().filter(|e| e["event"] == "http.request").collect();
     let userinfo = lines.iter().filter(|e| e["plugin"] == "userinfo").collect::<Vec<_>>();
     assert_eq!(userinfo.len(), 6, "{lines:?}");
@@ -275,7 +292,7 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
         && e["credential"] == "exchange"
         && e["subject"] == "auth0|bob-2"));
     let probe_line =
-        lines.iter().find(|e| e["plugin"] == "probe" && e["credential"] == "caller").context("probe line")?;
+        lines.iter().find(|e| e["plugin"] == "probe" && e["credential"] == "caller").with_context(|| format!("probe line in {lines:?}"))?;
     assert_eq!(probe_line["url"], format!("{}/anything", s.echo.url), "no query string");
 
     // Counted in /metrics by plugin and destination.

@@ -1,4 +1,4 @@
-"""warden_sdk (prototype): write a Warden plugin (warden:plugin@0.2.0) as decorated, type-hinted
+"""warden_sdk: write a Warden plugin (warden:plugin@0.2.0) as decorated, type-hinted
 Python functions; build it with componentize-py.
 
     from warden_sdk import Server, Context, tool    # `Server` must be a name in the app module
@@ -22,11 +22,13 @@ Build-time facts this module is written around (all verified with componentize-p
 
 import inspect
 import json
+import re
 import traceback
 import types as _pytypes
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from urllib.parse import unquote
 
 from componentize_py_types import Err
 from wit_world import exports as _exports
@@ -45,8 +47,9 @@ import encodings.punycode  # noqa: F401,E402
 Level = _context.Level
 
 __all__ = [
-    "Server", "Context", "Database", "tool", "Level", "http",
-    "PluginError", "InvalidArguments", "Forbidden", "NotFound", "ToolError",
+    "Server", "Context", "Database", "tool", "resource", "prompt", "Level", "http",
+    "PluginError", "InvalidArguments", "Forbidden", "NotFound", "MissingCapability", "ToolError",
+    "Result", "text", "image", "audio", "embedded", "resource_link", "user", "assistant",
 ]
 
 
@@ -76,8 +79,77 @@ class NotFound(PluginError):
         return wt.PluginError_NotFound(str(self))
 
 
+class MissingCapability(PluginError):
+    """`plugin-error::missing-client-capabilities`: the client did not declare what this needs."""
+
+    def __init__(self, capabilities: "wt.ClientCapabilities"):
+        super().__init__(f"the client must support {capabilities}")
+        self.capabilities = capabilities
+
+    def to_wit(self) -> wt.PluginError:
+        return wt.PluginError_MissingClientCapabilities(self.capabilities)
+
+
 class ToolError(Exception):
     """A tool result with `is-error: true`: the model sees the message (MCP `isError`)."""
+
+
+class _InputNeeded(BaseException):
+    """Raised by `Context.elicit`/`sample` when the client must answer first: the SDK returns
+    `input-required`, and the handler runs again, from the start, with the answer. A
+    BaseException, so that a handler's `except Exception` does not swallow it."""
+
+    def __init__(self, key: str, request: wt.InputRequest):
+        super().__init__(key)
+        self.key = key
+        self.request = request
+
+
+# --- content ----------------------------------------------------------------------------------
+
+def text(value: str) -> wt.Content:
+    """A text content block."""
+    return wt.Content_Text(value)
+
+
+def image(data: bytes, mime_type: str) -> wt.Content:
+    """An image content block."""
+    return wt.Content_Image(wt.Media(bytes(data), mime_type))
+
+
+def audio(data: bytes, mime_type: str) -> wt.Content:
+    """An audio content block."""
+    return wt.Content_Audio(wt.Media(bytes(data), mime_type))
+
+
+def embedded(uri: str, body: Union[str, bytes], mime_type: Optional[str] = None) -> wt.Content:
+    """An embedded resource: text, or bytes as a blob."""
+    b = wt.ResourceBody_Text(body) if isinstance(body, str) else wt.ResourceBody_Blob(bytes(body))
+    return wt.Content_Embedded(wt.ResourceContents(uri, mime_type, b))
+
+
+def resource_link(uri: str, name: str, title: Optional[str] = None, description: Optional[str] = None,
+                  mime_type: Optional[str] = None) -> wt.Content:
+    """A link to a resource."""
+    return wt.Content_ResourceLink(wt.ResourceLink(uri, name, title, description, mime_type))
+
+
+def user(content: Union[str, wt.Content]) -> wt.PromptMessage:
+    """A prompt message from the user."""
+    return wt.PromptMessage(wt.Role.USER, text(content) if isinstance(content, str) else content)
+
+
+def assistant(content: Union[str, wt.Content]) -> wt.PromptMessage:
+    """A prompt message from the assistant."""
+    return wt.PromptMessage(wt.Role.ASSISTANT, text(content) if isinstance(content, str) else content)
+
+
+@dataclass
+class Result:
+    """A tool result built by hand: content blocks, structured content, or an error result."""
+    content: List[Any]
+    structured: Any = None
+    is_error: bool = False
 
 
 # --- database ---------------------------------------------------------------------------------
@@ -193,6 +265,51 @@ class Context:
     def cancelled(self) -> bool:
         return self._cx.is_cancelled()
 
+    @property
+    def state(self) -> Any:
+        """The state a previous round passed with `input-required`, if any."""
+        return None if self.request.state is None else json.loads(self.request.state)
+
+    def _answer(self, key: str) -> Any:
+        for r in self.request.input_responses:
+            if r.key == key:
+                try:
+                    return json.loads(r.result_json)
+                except ValueError:
+                    return None
+        return None
+
+    def elicit(self, key: str, message: str, schema: Dict[str, Any]) -> Dict[str, Any]:
+        """Asks the user (MCP elicitation) for an object matching `schema` and returns it. The
+        first time, the handler stops here: the client is asked, and the handler runs again, from
+        the start, with the answer. A declined or cancelled request fails the call."""
+        answer = self._answer(key)
+        if isinstance(answer, dict):
+            action = answer.get("action")
+            if action == "accept" and isinstance(answer.get("content", {}), dict):
+                return answer.get("content", {})
+            if action == "decline":
+                raise PluginError(f"the user declined the request {key!r}")
+            if action == "cancel":
+                raise PluginError(f"the user cancelled the request {key!r}")
+        if not (self.request.client_capabilities & wt.ClientCapabilities.ELICITATION):
+            raise MissingCapability(wt.ClientCapabilities.ELICITATION)
+        raise _InputNeeded(key, wt.InputRequest_Elicitation(wt.Elicitation(message, json.dumps(schema))))
+
+    def sample(self, key: str, prompt: str, max_tokens: int = 256) -> str:
+        """Asks the client's model (MCP sampling) and returns the text of its answer; like
+        `elicit`, the handler runs again with the answer."""
+        answer = self._answer(key)
+        if isinstance(answer, dict):
+            blocks = answer.get("content")
+            for b in blocks if isinstance(blocks, list) else [blocks]:
+                if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
+                    return b["text"]
+        if not (self.request.client_capabilities & wt.ClientCapabilities.SAMPLING):
+            raise MissingCapability(wt.ClientCapabilities.SAMPLING)
+        msg = wt.SamplingMessage(wt.Role.USER, wt.Content_Text(prompt))
+        raise _InputNeeded(key, wt.InputRequest_Sampling(wt.Sampling([msg], None, max_tokens)))
+
 
 # --- tools: type hints -> JSON Schema ---------------------------------------------------------
 
@@ -223,6 +340,20 @@ def _schema(tp: Any) -> Dict[str, Any]:
     raise TypeError(f"warden_sdk: no JSON Schema for the type hint {tp!r}")
 
 
+def _signature(f: Callable[..., Any]) -> Tuple[bool, List[inspect.Parameter], Dict[str, Any]]:
+    """Whether `f` wants the context first, its other parameters, and its type hints."""
+    hints = typing.get_type_hints(f, include_extras=True)
+    params = list(inspect.signature(f).parameters.values())
+    wants_context = bool(params) and (hints.get(params[0].name) is Context or params[0].name == "cx")
+    return wants_context, params[1:] if wants_context else params, hints
+
+
+def _description(tp: Any) -> Optional[str]:
+    if typing.get_origin(tp) is typing.Annotated:
+        return next((a for a in typing.get_args(tp)[1:] if isinstance(a, str)), None)
+    return None
+
+
 @dataclass
 class _Tool:
     fn: Callable[..., Any]
@@ -240,11 +371,7 @@ def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
     description. A first parameter annotated `Context` (or named `cx`) receives the context."""
 
     def register(f: Callable[..., Any]) -> Callable[..., Any]:
-        hints = typing.get_type_hints(f, include_extras=True)
-        params = list(inspect.signature(f).parameters.values())
-        wants_context = bool(params) and (hints.get(params[0].name) is Context or params[0].name == "cx")
-        if wants_context:
-            params = params[1:]
+        wants_context, params, hints = _signature(f)
         props: Dict[str, Any] = {}
         required: List[str] = []
         for p in params:
@@ -272,22 +399,117 @@ def tool(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None,
     return register(fn) if fn is not None else register
 
 
+# --- resources and prompts --------------------------------------------------------------------
+
+Completer = Callable[[str, Dict[str, str]], List[str]]
+
+
+@dataclass
+class _Resource:
+    fn: Callable[..., Any]
+    uri: str
+    name: str
+    title: Optional[str]
+    description: Optional[str]
+    mime_type: Optional[str]
+    wants_context: bool
+    complete: Dict[str, Completer]
+    pattern: Optional["re.Pattern[str]"]
+
+
+_RESOURCES: List[_Resource] = []
+
+
+def resource(uri: str, *, name: Optional[str] = None, title: Optional[str] = None,
+             description: Optional[str] = None, mime_type: Optional[str] = None,
+             complete: Optional[Dict[str, Completer]] = None):
+    """Registers a function as a resource (a fixed `uri`) or a resource template (a `uri` with
+    `{name}` parts, passed to the function as keyword arguments). It returns the contents: str,
+    bytes, or a list of `embedded(...)` blocks. `complete` maps a part to its completions."""
+
+    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+        wants_context, params, _ = _signature(f)
+        parts = re.findall(r"\{([^}]+)\}", uri)
+        if sorted(parts) != sorted(p.name for p in params):
+            raise ValueError(f"warden_sdk: resource {uri!r}: the function's parameters must be exactly {parts}")
+        pattern = None
+        if parts:
+            source = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p)
+                             for p in re.split(r"(\{[^}]+\})", uri) if p)
+            pattern = re.compile(f"^{source}$")
+        _RESOURCES.append(_Resource(f, uri, name or f.__name__, title, description or inspect.getdoc(f),
+                                    mime_type, wants_context, dict(complete or {}), pattern))
+        return f
+
+    return register
+
+
+@dataclass
+class _Prompt:
+    fn: Callable[..., Any]
+    spec: wt.PromptSpec
+    wants_context: bool
+    complete: Dict[str, Completer]
+
+
+_PROMPTS: Dict[str, _Prompt] = {}
+
+
+def prompt(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, title: Optional[str] = None,
+           description: Optional[str] = None, complete: Optional[Dict[str, Completer]] = None):
+    """Registers a function as a prompt. Its parameters are the prompt's (string) arguments,
+    required unless they have a default; `Annotated[str, "..."]` describes one. It returns a str
+    (one user message), a list of `user(...)`/`assistant(...)` messages, or a list of strs."""
+
+    def register(f: Callable[..., Any]) -> Callable[..., Any]:
+        wants_context, params, hints = _signature(f)
+        pname = name or f.__name__
+        if pname in _PROMPTS:
+            raise ValueError(f"warden_sdk: two prompts named {pname!r}")
+        args = [wt.PromptArgument(p.name, _description(hints.get(p.name)), p.default is inspect.Parameter.empty)
+                for p in params]
+        _PROMPTS[pname] = _Prompt(
+            f, wt.PromptSpec(pname, title, description or inspect.getdoc(f) or pname, args),
+            wants_context, dict(complete or {}))
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+# --- outcomes ---------------------------------------------------------------------------------
+
+def _content(c: Any) -> wt.Content:
+    if isinstance(c, str):
+        return wt.Content_Text(c)
+    if isinstance(c, (wt.Content_Text, wt.Content_Image, wt.Content_Audio, wt.Content_ResourceLink,
+                      wt.Content_Embedded)):
+        return c
+    raise TypeError(f"warden_sdk: a {type(c).__name__} is not a content block; use text(), image(), ...")
+
+
 def _outcome(value: Any) -> wt.ToolOutcome:
     if isinstance(value, (wt.ToolOutcome_Complete, wt.ToolOutcome_InputRequired)):
         return value
     if isinstance(value, wt.ToolResult):
         return wt.ToolOutcome_Complete(value)
+    if isinstance(value, Result):
+        structured = None if value.structured is None else json.dumps(value.structured)
+        return wt.ToolOutcome_Complete(wt.ToolResult([_content(c) for c in value.content], structured, value.is_error))
     if value is None:
         content: List[wt.Content] = []
         structured = None
     elif isinstance(value, str):
         content, structured = [wt.Content_Text(value)], None
     elif isinstance(value, (dict, list, int, float, bool)):
-        text = json.dumps(value)
-        content, structured = [wt.Content_Text(text)], text
+        text_ = json.dumps(value)
+        content, structured = [wt.Content_Text(text_)], text_
     else:
-        raise TypeError(f"warden_sdk: a tool returned a {type(value).__name__}; return str, dict, list or ToolResult")
+        raise TypeError(f"warden_sdk: a tool returned a {type(value).__name__}; return str, dict, list or Result")
     return wt.ToolOutcome_Complete(wt.ToolResult(content=content, structured_json=structured, is_error=False))
+
+
+def _input_required(e: _InputNeeded, req: wt.Request) -> wt.InputRequired:
+    return wt.InputRequired([(e.key, e.request)], req.state)
 
 
 def _guarded(cx: Optional[_context.CallContext], run: Callable[[], Any]) -> Any:
@@ -307,13 +529,40 @@ def _guarded(cx: Optional[_context.CallContext], run: Callable[[], Any]) -> Any:
         raise Err(wt.PluginError_Failed(f"{type(e).__name__}: {e}")) from None
 
 
+def _call(wants_context: bool, fn: Callable[..., Any], req: wt.Request, cx: _context.CallContext,
+          db: Optional[_database.QueryHandle], kwargs: Dict[str, Any]) -> Any:
+    return fn(*([Context(req, cx, db)] if wants_context else []), **kwargs)
+
+
+def _find_resource(uri: str) -> Optional[Tuple[_Resource, Dict[str, str]]]:
+    for r in _RESOURCES:
+        if r.pattern is None and r.uri == uri:
+            return r, {}
+    for r in _RESOURCES:
+        m = r.pattern.match(uri) if r.pattern is not None else None
+        if m:
+            return r, {k: unquote(v) for k, v in m.groupdict().items()}
+    return None
+
+
 # --- the export -------------------------------------------------------------------------------
+
+MAX_COMPLETIONS = 100
+
 
 class Server(_exports.Server):
     """The `server` export. A plugin's app module only has to import it."""
 
     def describe(self) -> wt.Offer:
-        return wt.Offer(tools=[t.spec for t in _TOOLS.values()], resources=[], resource_templates=[], prompts=[])
+        fixed = [r for r in _RESOURCES if r.pattern is None]
+        templates = [r for r in _RESOURCES if r.pattern is not None]
+        return wt.Offer(
+            tools=[t.spec for t in _TOOLS.values()],
+            resources=[wt.ResourceSpec(r.uri, r.name, r.title, r.description, r.mime_type) for r in fixed],
+            resource_templates=[wt.ResourceTemplateSpec(r.uri, r.name, r.title, r.description, r.mime_type)
+                                for r in templates],
+            prompts=[p.spec for p in _PROMPTS.values()],
+        )
 
     def call_tool(self, name: str, arguments_json: str, req: wt.Request, cx: _context.CallContext,
                   db: Optional[_database.QueryHandle]) -> wt.ToolOutcome:
@@ -330,23 +579,77 @@ class Server(_exports.Server):
             unknown = set(args) - set(t.params)
             if unknown:
                 raise InvalidArguments(f"unknown argument(s): {', '.join(sorted(unknown))}")
-            call_args = [Context(req, cx, db)] if t.wants_context else []
             try:
-                value = t.fn(*call_args, **args)
+                value = _call(t.wants_context, t.fn, req, cx, db, args)
             except ToolError as e:
                 return wt.ToolOutcome_Complete(wt.ToolResult([wt.Content_Text(str(e))], None, True))
+            except _InputNeeded as e:
+                return wt.ToolOutcome_InputRequired(_input_required(e, req))
             return _outcome(value)
 
         return _guarded(cx, run)
 
     def read_resource(self, uri: str, req: wt.Request, cx: _context.CallContext,
                       db: Optional[_database.QueryHandle]) -> wt.ReadOutcome:
-        raise Err(wt.PluginError_NotFound(f"no resource {uri!r}"))
+        def run() -> wt.ReadOutcome:
+            found = _find_resource(uri)
+            if found is None:
+                raise NotFound(f"no resource {uri!r}")
+            r, params = found
+            try:
+                out = _call(r.wants_context, r.fn, req, cx, db, params)
+            except _InputNeeded as e:
+                return wt.ReadOutcome_InputRequired(_input_required(e, req))
+            if isinstance(out, str):
+                return wt.ReadOutcome_Complete([wt.ResourceContents(uri, r.mime_type, wt.ResourceBody_Text(out))])
+            if isinstance(out, (bytes, bytearray)):
+                return wt.ReadOutcome_Complete([wt.ResourceContents(uri, r.mime_type, wt.ResourceBody_Blob(bytes(out)))])
+            contents = []
+            for c in out:
+                if not isinstance(c, wt.Content_Embedded):
+                    raise TypeError("warden_sdk: a resource returns str, bytes or a list of embedded(...)")
+                contents.append(c.value)
+            return wt.ReadOutcome_Complete(contents)
+
+        return _guarded(cx, run)
 
     def get_prompt(self, name: str, arguments: List[Tuple[str, str]], req: wt.Request, cx: _context.CallContext,
                    db: Optional[_database.QueryHandle]) -> wt.PromptOutcome:
-        raise Err(wt.PluginError_NotFound(f"no prompt {name!r}"))
+        def run() -> wt.PromptOutcome:
+            p = _PROMPTS.get(name)
+            if p is None:
+                raise NotFound(f"no prompt {name!r}")
+            given = dict(arguments)
+            known = {a.name for a in p.spec.arguments}
+            unknown = set(given) - known
+            if unknown:
+                raise InvalidArguments(f"unknown argument(s): {', '.join(sorted(unknown))}")
+            missing = [a.name for a in p.spec.arguments if a.required and a.name not in given]
+            if missing:
+                raise InvalidArguments(f"missing argument(s): {', '.join(missing)}")
+            try:
+                out = _call(p.wants_context, p.fn, req, cx, db, given)
+            except _InputNeeded as e:
+                return wt.PromptOutcome_InputRequired(_input_required(e, req))
+            if isinstance(out, wt.PromptResult):
+                return wt.PromptOutcome_Complete(out)
+            messages = [out] if isinstance(out, (str, wt.PromptMessage)) else list(out)
+            return wt.PromptOutcome_Complete(wt.PromptResult(
+                None, [m if isinstance(m, wt.PromptMessage) else user(m) for m in messages]))
+
+        return _guarded(cx, run)
 
     def complete(self, of: wt.CompletionRef, argument: str, value: str, context_arguments: List[Tuple[str, str]],
                  caller: wt.Identity) -> wt.Completion:
-        raise Err(wt.PluginError_NotFound("no completions"))
+        def run() -> wt.Completion:
+            completer: Optional[Completer] = None
+            if isinstance(of, wt.CompletionRef_Prompt):
+                p = _PROMPTS.get(of.value)
+                completer = p.complete.get(argument) if p else None
+            else:
+                r = next((r for r in _RESOURCES if r.uri == of.value), None)
+                completer = r.complete.get(argument) if r else None
+            values = list(completer(value, dict(context_arguments))) if completer else []
+            return wt.Completion(values[:MAX_COMPLETIONS], len(values), len(values) > MAX_COMPLETIONS)
+
+        return _guarded(None, run)

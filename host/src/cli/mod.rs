@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `plugins`, `probe`, `token`, `rotate-keys`.
+//! The command line: `serve`, `check`, `plugins`, `new`, `probe`, `token`, `rotate-keys`.
 //!
 //! This is the binary's edge, so errors here are `anyhow` with context for the operator; the
 //! rooms below return typed errors.
@@ -14,6 +14,8 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::config::{AuthMode, Config};
 use crate::plugins::LoadReport;
+
+pub mod new;
 
 /// Warden hosts MCP tools as sandboxed WebAssembly components.
 #[derive(clap::Parser)]
@@ -45,6 +47,21 @@ pub enum Command {
         /// Configuration file (TOML).
         #[arg(long, short, env = "WARDEN_CONFIG")]
         config: Option<PathBuf>,
+    },
+    /// Scaffolds a plugin (source with one tool, manifest, Makefile) that builds and loads
+    /// unchanged: `make` builds NAME.wasm, `make install PLUGIN_DIR=...` installs it.
+    New {
+        /// The plugin's name (a-z, 0-9, '-', '_'; starting with a letter).
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: new::Lang,
+        /// Where to create the NAME/ directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The repository's sdk/ directory (default: the one this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
     /// Fetches `url` and exits 0 on a 2xx answer: the container health check, with no curl needed.
     Probe {
@@ -105,6 +122,12 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Command::Check { config } => check(config, true).await,
             Command::Plugins { config } => check(config, false).await,
+            Command::New { name, lang, dir, sdk } => {
+                let sdk = sdk.unwrap_or_else(new::default_sdk_dir);
+                let made = new::scaffold(&name, lang, &dir, &sdk)?;
+                println!("created {}: `make -C {0}` builds {name}.wasm; `warden check` validates it", made.display());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Probe { url, timeout_ms } => Ok(probe(&url, timeout_ms).await),
             Command::RotateKeys { config } => {
                 let config = Config::load(config.as_deref())?;
