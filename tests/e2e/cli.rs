@@ -221,7 +221,9 @@ async fn warden_new_scaffolds_a_plugin_in_each_language_that_builds_checks_and_a
                 std::fs::copy(repo.join("plugins/Cargo.lock"), dir.join("Cargo.lock")).unwrap();
                 vec![("TARGET_DIR", warden_tests::target_dir().into_os_string())]
             }
-            "python" => vec![("COMPONENTIZE_PY", repo.join("target/py/bin/componentize-py").into_os_string())],
+            "python" => {
+                vec![("COMPONENTIZE_PY", repo.join("target/py/bin/componentize-py").into_os_string())]
+            }
             _ => vec![],
         };
         make(&dir, &[], &env);

@@ -273,7 +273,10 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
     // Every request is an audit line: plugin, caller, method, URL without the query, status,
     // bytes, credential kind. Lines are written by the audit thread: wait for the last request's.
     let written = eventually(Duration::from_secs(5), || async {
-        s.warden.audit().iter().any(|e| e["event"] == "http.request" && e["plugin"] == "probe" && e["credential"] == "caller")
+        s.warden
+            .audit()
+            .iter()
+            .any(|e| e["event"] == "http.request" && e["plugin"] == "probe" && e["credential"] == "caller")
     })
     .await;
     ensure!(written, "the probe's audit line was written");
@@ -291,8 +294,10 @@ async fn as_caller_alice_and_bob_get_their_own_data_and_no_token_reaches_a_plugi
     assert!(lines.iter().any(|e| e["plugin"] == "downstream"
         && e["credential"] == "exchange"
         && e["subject"] == "auth0|bob-2"));
-    let probe_line =
-        lines.iter().find(|e| e["plugin"] == "probe" && e["credential"] == "caller").with_context(|| format!("probe line in {lines:?}"))?;
+    let probe_line = lines
+        .iter()
+        .find(|e| e["plugin"] == "probe" && e["credential"] == "caller")
+        .with_context(|| format!("probe line in {lines:?}"))?;
     assert_eq!(probe_line["url"], format!("{}/anything", s.echo.url), "no query string");
 
     // Counted in /metrics by plugin and destination.

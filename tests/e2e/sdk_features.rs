@@ -73,15 +73,21 @@ async fn features(plugin: &str) {
         "{review}"
     );
     let name = format!("{plugin}.review");
-    let got = post(&warden, 7, "prompts/get", json!({ "name": name, "arguments": { "code": "x = 1", "language": "rust" } }))
-        .await;
+    let got = post(
+        &warden,
+        7,
+        "prompts/get",
+        json!({ "name": name, "arguments": { "code": "x = 1", "language": "rust" } }),
+    )
+    .await;
     assert_eq!(
         stable(got.result())["messages"],
         json!([{ "role": "user", "content": { "type": "text", "text": "Review this rust:\nx = 1" } }]),
         "{}",
         got.body
     );
-    let without = post(&warden, 8, "prompts/get", json!({ "name": name, "arguments": { "language": "rust" } })).await;
+    let without =
+        post(&warden, 8, "prompts/get", json!({ "name": name, "arguments": { "language": "rust" } })).await;
     assert_eq!(without.error()["code"], -32602, "a missing required argument: {}", without.body);
     assert!(without.body.contains("code"), "names the argument: {}", without.body);
 
@@ -113,7 +119,9 @@ async fn features(plugin: &str) {
 
     // Rich content: text and an image, with structured content the host checks against the
     // declared output schema.
-    let picture = post(&warden, 11, "tools/call", json!({ "name": format!("{plugin}.picture"), "arguments": {} })).await;
+    let picture =
+        post(&warden, 11, "tools/call", json!({ "name": format!("{plugin}.picture"), "arguments": {} }))
+            .await;
     let result = picture.result();
     assert_eq!(result["isError"], false, "{}", picture.body);
     assert_eq!(result["content"][0], json!({ "type": "text", "text": "a red pixel" }), "{}", picture.body);
@@ -128,7 +136,12 @@ async fn features(plugin: &str) {
     let ask = format!("{plugin}.ask");
     let refused = post(&warden, 12, "tools/call", json!({ "name": ask, "arguments": {} })).await;
     assert_eq!(refused.error()["code"], -32021, "missing client capability: {}", refused.body);
-    assert_eq!(refused.error()["data"]["requiredCapabilities"], json!({ "elicitation": {} }), "{}", refused.body);
+    assert_eq!(
+        refused.error()["data"]["requiredCapabilities"],
+        json!({ "elicitation": {} }),
+        "{}",
+        refused.body
+    );
 
     // With it: progress, a log line, the question, and the answer on the second run.
     let (client, recorder, _) = recording_client(&warden, SESSION_PROTOCOL).await;
@@ -140,7 +153,8 @@ async fn features(plugin: &str) {
     assert_eq!(elicitations[0]["message"], "What is your name?", "{elicitations:?}");
     assert_eq!(elicitations[0]["requestedSchema"]["required"], json!(["name"]), "{elicitations:?}");
     let seen =
-        eventually(Duration::from_secs(2), || async { recorder.progress.lock().unwrap().contains(&3.0) }).await;
+        eventually(Duration::from_secs(2), || async { recorder.progress.lock().unwrap().contains(&3.0) })
+            .await;
     let progress = recorder.progress.lock().unwrap().clone();
     assert!(seen, "the last progress step arrives: {progress:?}");
     assert!(progress.windows(2).all(|w| w[0] < w[1]), "progress increases: {progress:?}");
@@ -149,7 +163,8 @@ async fn features(plugin: &str) {
 
     // On the 2026-07-28 wire: the first round's log message, then the input-required result.
     let wants = meta(json!({ "elicitation": {} }), json!({ "io.modelcontextprotocol/logLevel": "info" }));
-    let round = post(&warden, 13, "tools/call", json!({ "name": ask, "arguments": {}, "_meta": wants })).await;
+    let round =
+        post(&warden, 13, "tools/call", json!({ "name": ask, "arguments": {}, "_meta": wants })).await;
     assert_eq!(round.result()["resultType"], "input_required", "{}", round.body);
     let logs = round.notifications_named("notifications/message");
     assert!(

@@ -61,7 +61,8 @@ async fn ts_sample_serves_seed_001s_tools_with_the_callers_identity_and_scopes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typescript_failures_are_contained_as_clear_tool_errors_while_others_are_served() -> anyhow::Result<()> {
+async fn typescript_failures_are_contained_as_clear_tool_errors_while_others_are_served() -> anyhow::Result<()>
+{
     let warden = Warden::start(UNLIMITED, |dir| {
         install(dir, "ts-errors", "ts-errors");
         install(dir, "sample", "sample");

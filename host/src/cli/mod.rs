@@ -125,7 +125,10 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::New { name, lang, dir, sdk } => {
                 let sdk = sdk.unwrap_or_else(new::default_sdk_dir);
                 let made = new::scaffold(&name, lang, &dir, &sdk)?;
-                println!("created {}: `make -C {0}` builds {name}.wasm; `warden check` validates it", made.display());
+                println!(
+                    "created {}: `make -C {0}` builds {name}.wasm; `warden check` validates it",
+                    made.display()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Command::Probe { url, timeout_ms } => Ok(probe(&url, timeout_ms).await),

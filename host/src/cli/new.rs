@@ -35,7 +35,10 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
         );
     }
     let sdk = sdk.canonicalize().with_context(|| {
-        format!("the SDK directory {} does not exist: pass --sdk <the repository's sdk/ directory>", sdk.display())
+        format!(
+            "the SDK directory {} does not exist: pass --sdk <the repository's sdk/ directory>",
+            sdk.display()
+        )
     })?;
     let (marker, what) = match lang {
         Lang::Rust => ("Cargo.toml", "the Rust SDK (sdk/Cargo.toml)"),
