@@ -7,7 +7,7 @@ EXAMPLES := sample sql orders py-sample py-sql ts-sample
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node node22 py-deps ts-deps plugins install-plugins build lint fmt bench bench-login load clean
+.PHONY: run test deps test-deps node node22 py-deps ts-deps plugins install-plugins build lint fmt bench bench-login load load-languages clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -167,6 +167,12 @@ bench-login: test-deps plugins
 load: plugins
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	bench/load.sh
+
+## The same tool over HTTP in Rust, Python and TypeScript plugins and in FastMCP (fastmcp from PyPI,
+## for this benchmark only; needs wrk).
+load-languages: plugins
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	bench/languages.sh
 
 clean:
 	rm -rf run target

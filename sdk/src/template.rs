@@ -1,8 +1,8 @@
 //! Matching a URI against an RFC 6570 level-1 template such as `docs://{team}/{page}`.
 //!
 //! The rule (the host uses the same): literal text matches itself exactly, and each `{name}`
-//! matches one non-empty run of characters without `/`. Values are handed over as they appear in
-//! the URI (not percent-decoded).
+//! matches one non-empty run of characters without `/`, `?` or `#`, ending where the next literal
+//! first appears. Values are handed over as they appear in the URI (not percent-decoded).
 
 enum Part<'t> {
     Literal(&'t str),
@@ -35,30 +35,27 @@ fn parse(template: &str) -> Vec<Part<'_>> {
 pub(crate) fn matches(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
     let parts = parse(template);
     let mut values = Vec::new();
-    matches_from(&parts, uri, &mut values)
-        .then(|| values.into_iter().map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
-}
-
-fn matches_from<'t, 'u>(parts: &[Part<'t>], uri: &'u str, values: &mut Vec<(&'t str, &'u str)>) -> bool {
-    match parts.split_first() {
-        None => uri.is_empty(),
-        Some((Part::Literal(literal), rest)) => {
-            uri.strip_prefix(literal).is_some_and(|tail| matches_from(rest, tail, values))
-        }
-        Some((Part::Variable(name), rest)) => {
-            let run = uri.find('/').unwrap_or(uri.len());
-            // Longest first, like a greedy `([^/]+)`; back off one character at a time.
-            let ends: Vec<usize> = uri[..run].char_indices().map(|(i, c)| i + c.len_utf8()).collect();
-            for &end in ends.iter().rev() {
-                values.push((name, &uri[..end]));
-                if matches_from(rest, &uri[end..], values) {
-                    return true;
+    let mut rest = uri;
+    let mut parts = parts.iter().peekable();
+    while let Some(part) = parts.next() {
+        match part {
+            Part::Literal(literal) => rest = rest.strip_prefix(literal)?,
+            Part::Variable(name) => {
+                let stop = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+                // The value ends where the next literal starts, within one segment.
+                let end = match parts.peek() {
+                    Some(Part::Literal(next)) => rest[..stop].find(next).unwrap_or(stop),
+                    _ => stop,
+                };
+                if end == 0 {
+                    return None;
                 }
-                values.pop();
+                values.push(((*name).to_owned(), rest[..end].to_owned()));
+                rest = &rest[end..];
             }
-            false
         }
     }
+    rest.is_empty().then_some(values)
 }
 
 #[cfg(test)]
@@ -83,6 +80,12 @@ mod tests {
             Some(vec![("team".into(), "core".into()), ("page".into(), "intro".into())])
         );
         assert_eq!(vars("x://{name}.json", "x://a.b.json"), Some(vec![("name".into(), "a.b".into())]));
+        assert_eq!(
+            vars("x://{a}.{b}", "x://1.2.3"),
+            Some(vec![("a".into(), "1".into()), ("b".into(), "2.3".into())]),
+            "as the host: the first occurrence of the next literal ends a value"
+        );
+        assert_eq!(vars("x://{a}", "x://1?q"), None);
         assert_eq!(vars("x://fixed", "x://fixed"), Some(vec![]));
         assert_eq!(vars("x://fixed", "x://other"), None);
     }

@@ -486,7 +486,18 @@ pub fn read_resource(
         let result = (resource.handler)(&cx);
         (resource.mime_type.clone(), finish(&cx, result)?)
     } else {
-        let found = tools.templates.iter().find_map(|t| Some((t, template::matches(&t.uri_template, uri)?)));
+        // The most specific match, as the host routes it: the longest literal prefix, then the
+        // template text.
+        let prefix = |t: &str| t.find('{').unwrap_or(t.len());
+        let found = tools
+            .templates
+            .iter()
+            .filter_map(|t| Some((t, template::matches(&t.uri_template, uri)?)))
+            .max_by(|(a, _), (b, _)| {
+                prefix(&a.uri_template)
+                    .cmp(&prefix(&b.uri_template))
+                    .then_with(|| b.uri_template.cmp(&a.uri_template))
+            });
         let Some((template, variables)) = found else {
             return Err(types::PluginError::NotFound(format!("this plugin has no resource {uri:?}")));
         };

@@ -11,8 +11,8 @@ use std::time::Duration;
 use base64::Engine;
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
-use warden_tests::fixtures::UNLIMITED;
-use warden_tests::{SESSION_PROTOCOL, Warden, eventually, install, meta};
+use warden_tests::fixtures::{LOCAL_AUTH, UNLIMITED};
+use warden_tests::{LATEST_PROTOCOL, SESSION_PROTOCOL, Warden, eventually, install, meta, read_reply};
 
 use crate::contract_0_2::{post, recording_client, stable, texts};
 
@@ -44,8 +44,8 @@ async fn features(plugin: &str) {
     );
     let templates = post(&warden, 2, "resources/templates/list", json!({})).await;
     let templates = stable(templates.result())["resourceTemplates"].clone();
-    assert_eq!(templates[0]["uriTemplate"], "notes://topics/{topic}", "{templates}");
-    assert_eq!(templates.as_array().map(Vec::len), Some(1), "{templates}");
+    let topics = templates.as_array().and_then(|t| t.iter().find(|t| t["uriTemplate"] == "notes://topics/{topic}"));
+    assert_eq!(topics.map(|t| t["name"].clone()), Some(json!("topic")), "{templates}");
 
     let read = post(&warden, 3, "resources/read", json!({ "uri": "notes://readme" })).await;
     assert_eq!(
@@ -172,4 +172,46 @@ async fn features(plugin: &str) {
         "the plugin's log message reaches the client: {}",
         round.body
     );
+}
+
+/// `ts-features` declares `notes://{section}/{name}` (scope `notes:private`) before
+/// `notes://topics/{topic}` (no scope). The host routes `notes://topics/beta` to the more specific,
+/// visible template, but hands the plugin only the URI: an SDK, or a hand-written plugin, could
+/// run another matching template's handler. So a URI is read only by a caller who may see every
+/// template of the plugin that matches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uri_is_read_only_by_callers_who_may_see_every_template_of_the_plugin_it_matches() {
+    let warden =
+        Warden::start(LOCAL_AUTH, |dir| install(dir, "ts-features", "ts-features")).await.expect("start warden");
+    let plain = warden.local_token("pat", "").unwrap();
+    let trusted = warden.local_token("sam", "notes:private").unwrap();
+    let read = |token: String, uri: &'static str| {
+        let warden = &warden;
+        async move {
+            let response = warden
+                .mcp_post()
+                .protocol(LATEST_PROTOCOL)
+                .bearer(&token)
+                .jsonrpc(1, "resources/read", json!({ "uri": uri }))
+                .send()
+                .await
+                .unwrap();
+            read_reply(response).await.unwrap()
+        }
+    };
+
+    for uri in ["notes://topics/beta", "notes://other/x"] {
+        let r = read(plain.clone(), uri).await;
+        assert!(r.result().is_null(), "{uri} must not be read without notes:private: {}", r.body);
+        assert!(!r.body.contains("PRIVATE") && !r.body.contains("Notes on"), "nothing leaked: {}", r.body);
+    }
+    // A fixed resource of the same plugin stays readable.
+    let r = read(plain.clone(), "notes://readme").await;
+    assert_eq!(r.result()["contents"][0]["text"], "Read me first.", "{}", r.body);
+
+    // With the scope: each URI through the most specific template, as the host routed it.
+    let r = read(trusted.clone(), "notes://topics/beta").await;
+    assert_eq!(r.result()["contents"][0]["text"], "Notes on beta.", "{}", r.body);
+    let r = read(trusted, "notes://other/x").await;
+    assert_eq!(r.result()["contents"][0]["text"], "PRIVATE other/x", "{}", r.body);
 }

@@ -48,14 +48,32 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
     if !sdk.join(marker).is_file() {
         bail!("{} does not hold {what}: pass --sdk <the repository's sdk/ directory>", sdk.display());
     }
+    // The path goes into TOML, JSON and Makefiles unquoted: keep to characters all of them take.
+    let path = sdk.to_str().unwrap_or_default();
+    if path.is_empty()
+        || !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@' | ','))
+    {
+        bail!(
+            "the SDK path {} holds characters the generated Makefile and manifests cannot take \
+             (spaces, quotes, `$`, `#`, non-ASCII...): move the repository, or pass --sdk through a symlink without them",
+            sdk.display()
+        );
+    }
+    if lang == Lang::Rust && RESERVED_CRATE_NAMES.contains(&name.replace('-', "_").as_str()) {
+        bail!("{name:?} cannot be a Rust crate name here (a keyword, a standard crate or a dependency): choose another name");
+    }
     let root = dir.join(name);
-    if root.exists() {
+    if root.symlink_metadata().is_ok() {
         bail!("{} already exists: choose another name or --dir (nothing was written)", root.display());
     }
     let files = files(name, lang, &sdk);
-    let staging = dir.join(format!(".{name}.new"));
-    let _ = std::fs::remove_dir_all(&staging);
+    // A staging directory of our own (create_dir fails if it exists), renamed into place whole.
+    let staging = dir.join(format!(".{name}.new-{}", std::process::id()));
+    std::fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
     let written = (|| -> std::io::Result<()> {
+        if root.symlink_metadata().is_ok() {
+            return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "created meanwhile"));
+        }
         for (path, text) in &files {
             let path = staging.join(path);
             if let Some(parent) = path.parent() {
@@ -71,6 +89,16 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
     }
     Ok(root)
 }
+
+/// Names a Rust scaffold cannot take (with `-` as `_`): keywords, the standard crates, and the
+/// scaffold's own dependencies.
+const RESERVED_CRATE_NAMES: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
+    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+    "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract",
+    "become", "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
+    "yield", "alloc", "core", "std", "test", "proc_macro", "serde", "schemars", "warden_sdk",
+];
 
 /// The files of the plugin, by path relative to its directory.
 fn files(name: &str, lang: Lang, sdk: &Path) -> Vec<(&'static str, String)> {
@@ -289,7 +317,14 @@ mod tests {
         assert!(e.contains("--sdk"), "{e}");
         assert!(!dir.join("ok").exists());
 
+        let e = scaffold("core", Lang::Rust, &dir, &sdk).unwrap_err().to_string();
+        assert!(e.contains("cannot be a Rust crate name"), "{e}");
+
         let made = scaffold("ok", Lang::Typescript, &dir, &sdk).unwrap();
+        assert!(
+            std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with('.')),
+            "no staging directory is left behind"
+        );
         let manifest = std::fs::read_to_string(made.join("plugin.toml")).unwrap();
         assert!(manifest.contains("name = \"ok\"") && manifest.contains("[tools.hello]"), "{manifest}");
         std::fs::write(made.join("app.ts"), "// mine").unwrap();

@@ -171,10 +171,15 @@ impl Snapshot {
             let resource = &plugin.resources[*index];
             return visible(plugin, &resource.grant).then(|| (plugin.clone(), resource.uri.clone()));
         }
+        // The plugin is handed only the URI and picks a template itself (an SDK may take another
+        // one than this, e.g. the first declared): serve through a plugin only if the caller may
+        // see every template of it that matches, so no choice runs what the caller may not read.
         self.templates.iter().find_map(|(plugin, index)| {
             let t = &plugin.templates[*index];
-            (visible(plugin, &t.grant) && t.template.matches(uri).is_some())
-                .then(|| (plugin.clone(), t.template.as_str().to_owned()))
+            let admitted = visible(plugin, &t.grant)
+                && t.template.matches(uri).is_some()
+                && plugin.templates.iter().all(|o| o.template.matches(uri).is_none() || visible(plugin, &o.grant));
+            admitted.then(|| (plugin.clone(), t.template.as_str().to_owned()))
         })
     }
 

@@ -28,7 +28,6 @@ import types as _pytypes
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
-from urllib.parse import unquote
 
 from componentize_py_types import Err
 from wit_world import exports as _exports
@@ -219,6 +218,37 @@ class Database:
 
 # --- context ----------------------------------------------------------------------------------
 
+def _try_json(text_: str) -> Any:
+    try:
+        return json.loads(text_)
+    except ValueError:
+        return None
+
+
+def _envelope(state: Optional[str]) -> Optional[Dict[str, Any]]:
+    v = None if state is None else _try_json(state)
+    if isinstance(v, dict) and v.get("warden_sdk") == 1 and isinstance(v.get("answers"), dict):
+        return v
+    return None
+
+
+_JSON_TYPES = {"string": str, "boolean": bool, "number": (int, float), "integer": int, "array": list, "object": dict}
+
+
+def _conforms(schema: Dict[str, Any], value: Any) -> bool:
+    """Whether an elicitation answer fits the (flat) schema it was asked with."""
+    if not isinstance(value, dict):
+        return False
+    if any(name not in value for name in schema.get("required", [])):
+        return False
+    for name, prop in (schema.get("properties") or {}).items():
+        t = _JSON_TYPES.get(prop.get("type")) if isinstance(prop, dict) else None
+        if name in value and t is not None:
+            x = value[name]
+            if not isinstance(x, t) or (isinstance(x, bool) and prop.get("type") != "boolean"):
+                return False
+    return True
+
 class Context:
     """What a tool gets besides its arguments: the caller, logging, progress, cancellation, the
     database (if the manifest grants one) and outbound HTTP (`warden_sdk.http`)."""
@@ -228,6 +258,19 @@ class Context:
         self._cx = cx
         self._db = Database(db) if db is not None else None
         self.http = http
+        # Every answer so far (the host hands a round only the previous round's answers), carried
+        # in the SDK's own `state` envelope, which the host seals.
+        carried = _envelope(req.state)
+        self._answers: Dict[str, str] = dict(carried["answers"]) if carried else {}
+        for r in req.input_responses:
+            self._answers[r.key] = r.result_json
+        if carried is not None:
+            self._user_state = carried.get("user")
+        else:
+            self._user_state = None if req.state is None else _try_json(req.state)
+
+    def _next_state(self) -> str:
+        return json.dumps({"warden_sdk": 1, "answers": self._answers, "user": self._user_state})
 
     @property
     def caller(self) -> wt.Identity:
@@ -267,17 +310,16 @@ class Context:
 
     @property
     def state(self) -> Any:
-        """The state a previous round passed with `input-required`, if any."""
-        return None if self.request.state is None else json.loads(self.request.state)
+        """What `set_state` stored in an earlier round of this request, if anything."""
+        return self._user_state
+
+    def set_state(self, value: Any) -> None:
+        """Keeps `value` (any JSON value) for the rounds that follow an `elicit` or `sample`."""
+        self._user_state = value
 
     def _answer(self, key: str) -> Any:
-        for r in self.request.input_responses:
-            if r.key == key:
-                try:
-                    return json.loads(r.result_json)
-                except ValueError:
-                    return None
-        return None
+        text_ = self._answers.get(key)
+        return None if text_ is None else _try_json(text_)
 
     def elicit(self, key: str, message: str, schema: Dict[str, Any]) -> Dict[str, Any]:
         """Asks the user (MCP elicitation) for an object matching `schema` and returns it. The
@@ -286,8 +328,9 @@ class Context:
         answer = self._answer(key)
         if isinstance(answer, dict):
             action = answer.get("action")
-            if action == "accept" and isinstance(answer.get("content", {}), dict):
-                return answer.get("content", {})
+            content = answer.get("content", {})
+            if action == "accept" and _conforms(schema, content):
+                return content
             if action == "decline":
                 raise PluginError(f"the user declined the request {key!r}")
             if action == "cancel":
@@ -300,11 +343,13 @@ class Context:
         """Asks the client's model (MCP sampling) and returns the text of its answer; like
         `elicit`, the handler runs again with the answer."""
         answer = self._answer(key)
-        if isinstance(answer, dict):
-            blocks = answer.get("content")
-            for b in blocks if isinstance(blocks, list) else [blocks]:
-                if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
-                    return b["text"]
+        if isinstance(answer, dict) and "content" in answer:
+            blocks = answer["content"]
+            texts = [b["text"] for b in (blocks if isinstance(blocks, list) else [blocks])
+                     if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
+            if not texts:
+                raise PluginError(f"the answer to {key!r} holds no text")
+            return "\n".join(texts)
         if not (self.request.client_capabilities & wt.ClientCapabilities.SAMPLING):
             raise MissingCapability(wt.ClientCapabilities.SAMPLING)
         msg = wt.SamplingMessage(wt.Role.USER, wt.Content_Text(prompt))
@@ -414,7 +459,7 @@ class _Resource:
     mime_type: Optional[str]
     wants_context: bool
     complete: Dict[str, Completer]
-    pattern: Optional["re.Pattern[str]"]
+    pattern: Optional[List[str]]  # a template's literals and {variables}; None: a fixed URI
 
 
 _RESOURCES: List[_Resource] = []
@@ -432,13 +477,11 @@ def resource(uri: str, *, name: Optional[str] = None, title: Optional[str] = Non
         parts = re.findall(r"\{([^}]+)\}", uri)
         if sorted(parts) != sorted(p.name for p in params):
             raise ValueError(f"warden_sdk: resource {uri!r}: the function's parameters must be exactly {parts}")
-        pattern = None
-        if parts:
-            source = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p)
-                             for p in re.split(r"(\{[^}]+\})", uri) if p)
-            pattern = re.compile(f"^{source}$")
+        pattern = [p for p in re.split(r"(\{[^}]+\})", uri) if p] if parts else None
         _RESOURCES.append(_Resource(f, uri, name or f.__name__, title, description or inspect.getdoc(f),
                                     mime_type, wants_context, dict(complete or {}), pattern))
+        # Most specific first, as the host routes: the longest literal prefix, then the text.
+        _RESOURCES.sort(key=lambda r: (r.pattern is not None, -len(r.uri.split("{", 1)[0]), r.uri))
         return f
 
     return register
@@ -493,7 +536,9 @@ def _outcome(value: Any) -> wt.ToolOutcome:
     if isinstance(value, wt.ToolResult):
         return wt.ToolOutcome_Complete(value)
     if isinstance(value, Result):
-        structured = None if value.structured is None else json.dumps(value.structured)
+        if value.structured is not None and not isinstance(value.structured, dict):
+            raise TypeError("warden_sdk: structured content must be a dict (a JSON object)")
+        structured = None if value.structured is None else _json(value.structured)
         return wt.ToolOutcome_Complete(wt.ToolResult([_content(c) for c in value.content], structured, value.is_error))
     if value is None:
         content: List[wt.Content] = []
@@ -501,23 +546,42 @@ def _outcome(value: Any) -> wt.ToolOutcome:
     elif isinstance(value, str):
         content, structured = [wt.Content_Text(value)], None
     elif isinstance(value, (dict, list, int, float, bool)):
-        text_ = json.dumps(value)
-        content, structured = [wt.Content_Text(text_)], text_
+        text_ = _json(value)
+        # MCP structured content is an object; other JSON values are text only.
+        content, structured = [wt.Content_Text(text_)], text_ if isinstance(value, dict) else None
     else:
         raise TypeError(f"warden_sdk: a tool returned a {type(value).__name__}; return str, dict, list or Result")
     return wt.ToolOutcome_Complete(wt.ToolResult(content=content, structured_json=structured, is_error=False))
 
 
-def _input_required(e: _InputNeeded, req: wt.Request) -> wt.InputRequired:
-    return wt.InputRequired([(e.key, e.request)], req.state)
+def _json(value: Any) -> str:
+    """JSON text of a tool's result: bytes as text (UTF-8, else hex), no NaN or infinities."""
+    def default(o: Any) -> Any:
+        if isinstance(o, (bytes, bytearray)):
+            try:
+                return bytes(o).decode("utf-8")
+            except UnicodeDecodeError:
+                return bytes(o).hex()
+        raise TypeError(f"a {type(o).__name__} is not JSON")
+    return json.dumps(value, default=default, allow_nan=False)
+
+
+def _input_required(e: _InputNeeded, context: "Context") -> wt.InputRequired:
+    return wt.InputRequired([(e.key, e.request)], context._next_state())
+
+
+_PLUGIN_ERRORS = (wt.PluginError_InvalidArguments, wt.PluginError_Forbidden, wt.PluginError_NotFound,
+                  wt.PluginError_MissingClientCapabilities, wt.PluginError_Failed)
 
 
 def _guarded(cx: Optional[_context.CallContext], run: Callable[[], Any]) -> Any:
     """Runs one export body; every exception leaves as `Err(plugin-error)`, never as a trap."""
     try:
         return run()
-    except Err:
-        raise  # already a plugin-error
+    except Err as e:
+        if isinstance(e.value, _PLUGIN_ERRORS):
+            raise  # already a plugin-error
+        raise Err(wt.PluginError_Failed(f"an import failed: {e.value!r}")) from None
     except PluginError as e:
         raise Err(e.to_wit()) from None
     except BaseException as e:  # noqa: BLE001  (SystemExit too: it would trap)
@@ -529,9 +593,8 @@ def _guarded(cx: Optional[_context.CallContext], run: Callable[[], Any]) -> Any:
         raise Err(wt.PluginError_Failed(f"{type(e).__name__}: {e}")) from None
 
 
-def _call(wants_context: bool, fn: Callable[..., Any], req: wt.Request, cx: _context.CallContext,
-          db: Optional[_database.QueryHandle], kwargs: Dict[str, Any]) -> Any:
-    return fn(*([Context(req, cx, db)] if wants_context else []), **kwargs)
+def _call(wants_context: bool, fn: Callable[..., Any], context: "Context", kwargs: Dict[str, Any]) -> Any:
+    return fn(*([context] if wants_context else []), **kwargs)
 
 
 def _find_resource(uri: str) -> Optional[Tuple[_Resource, Dict[str, str]]]:
@@ -539,10 +602,33 @@ def _find_resource(uri: str) -> Optional[Tuple[_Resource, Dict[str, str]]]:
         if r.pattern is None and r.uri == uri:
             return r, {}
     for r in _RESOURCES:
-        m = r.pattern.match(uri) if r.pattern is not None else None
-        if m:
-            return r, {k: unquote(v) for k, v in m.groupdict().items()}
+        params = _template_params(r.pattern, uri) if r.pattern is not None else None
+        if params is not None:
+            return r, params
     return None
+
+
+def _template_params(parts: List[str], uri: str) -> Optional[Dict[str, str]]:
+    """A template's variables if `uri` matches, exactly as the host matches: literals match
+    themselves; a {name} is a non-empty run without '/', '?' or '#', ending where the next
+    literal first appears. Values are not percent-decoded."""
+    params: Dict[str, str] = {}
+    rest = uri
+    for i, part in enumerate(parts):
+        if not (part.startswith("{") and part.endswith("}")):
+            if not rest.startswith(part):
+                return None
+            rest = rest[len(part):]
+            continue
+        stop = next((j for j, c in enumerate(rest) if c in "/?#"), len(rest))
+        nxt = parts[i + 1] if i + 1 < len(parts) else None
+        found = rest[:stop].find(nxt) if nxt is not None else -1
+        end = stop if found == -1 else found
+        if end == 0:
+            return None
+        params[part[1:-1]] = rest[:end]
+        rest = rest[end:]
+    return params if rest == "" else None
 
 
 # --- the export -------------------------------------------------------------------------------
@@ -579,12 +665,13 @@ class Server(_exports.Server):
             unknown = set(args) - set(t.params)
             if unknown:
                 raise InvalidArguments(f"unknown argument(s): {', '.join(sorted(unknown))}")
+            context = Context(req, cx, db)
             try:
-                value = _call(t.wants_context, t.fn, req, cx, db, args)
+                value = _call(t.wants_context, t.fn, context, args)
             except ToolError as e:
                 return wt.ToolOutcome_Complete(wt.ToolResult([wt.Content_Text(str(e))], None, True))
             except _InputNeeded as e:
-                return wt.ToolOutcome_InputRequired(_input_required(e, req))
+                return wt.ToolOutcome_InputRequired(_input_required(e, context))
             return _outcome(value)
 
         return _guarded(cx, run)
@@ -596,10 +683,11 @@ class Server(_exports.Server):
             if found is None:
                 raise NotFound(f"no resource {uri!r}")
             r, params = found
+            context = Context(req, cx, db)
             try:
-                out = _call(r.wants_context, r.fn, req, cx, db, params)
+                out = _call(r.wants_context, r.fn, context, params)
             except _InputNeeded as e:
-                return wt.ReadOutcome_InputRequired(_input_required(e, req))
+                return wt.ReadOutcome_InputRequired(_input_required(e, context))
             if isinstance(out, str):
                 return wt.ReadOutcome_Complete([wt.ResourceContents(uri, r.mime_type, wt.ResourceBody_Text(out))])
             if isinstance(out, (bytes, bytearray)):
@@ -627,10 +715,11 @@ class Server(_exports.Server):
             missing = [a.name for a in p.spec.arguments if a.required and a.name not in given]
             if missing:
                 raise InvalidArguments(f"missing argument(s): {', '.join(missing)}")
+            context = Context(req, cx, db)
             try:
-                out = _call(p.wants_context, p.fn, req, cx, db, given)
+                out = _call(p.wants_context, p.fn, context, given)
             except _InputNeeded as e:
-                return wt.PromptOutcome_InputRequired(_input_required(e, req))
+                return wt.PromptOutcome_InputRequired(_input_required(e, context))
             if isinstance(out, wt.PromptResult):
                 return wt.PromptOutcome_Complete(out)
             messages = [out] if isinstance(out, (str, wt.PromptMessage)) else list(out)

@@ -79,6 +79,9 @@ async function bundle(entry, outfile) {
       bundle: true,
       format: 'esm',
       platform: 'neutral',
+      // A neutral platform reads no package.json entry points by default; npm packages need them.
+      mainFields: ['module', 'main'],
+      conditions: ['import', 'default'],
       target: 'es2022',
       external: ['warden:*', 'wasi:*'],
       alias: { '@warden/plugin-sdk': path.join(SDK, 'src/index.ts') },
@@ -118,8 +121,13 @@ async function main() {
     await bundle(entry, js);
     const component = await componentizeBundle(js);
     const tmp = `${out}.tmp`;
-    await writeFile(tmp, component);
-    await rename(tmp, out);
+    try {
+      await writeFile(tmp, component);
+      await rename(tmp, out);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      fail(`cannot write ${out}: ${e?.message ?? e}`);
+    }
     process.stdout.write(`${path.relative(process.cwd(), out) || out}: ${component.length} bytes\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -69,7 +69,10 @@ const PLUGIN_ERRORS = new Set(['invalid-arguments', 'forbidden', 'not-found', 'm
 function toPluginError(e: any): wit.PluginError {
   if (e instanceof PluginError) return e.wit;
   const p = e && typeof e === 'object' && 'payload' in e ? e.payload : e;
-  if (p && typeof p === 'object' && PLUGIN_ERRORS.has(p.tag)) return p as wit.PluginError;
+  if (p && typeof p === 'object' && PLUGIN_ERRORS.has(p.tag)) {
+    const ok = p.tag === 'missing-client-capabilities' ? p.val && typeof p.val === 'object' : typeof p.val === 'string';
+    if (ok) return { tag: p.tag, val: p.val } as wit.PluginError;
+  }
   if (e && typeof e === 'object' && typeof e.message === 'string') {
     return { tag: 'failed', val: `${e.name ?? 'Error'}: ${e.message}` };
   }
@@ -107,7 +110,7 @@ function toValue(v: Param): wit.Value {
     case 'bigint':
       return { tag: 'int', val: v };
     case 'number':
-      return Number.isInteger(v) ? { tag: 'int', val: BigInt(v) } : { tag: 'float', val: v };
+      return Number.isSafeInteger(v) ? { tag: 'int', val: BigInt(v) } : { tag: 'float', val: v };
     case 'string':
       return { tag: 'text', val: v };
   }
@@ -207,10 +210,62 @@ export async function fetch(input: string | URL, init?: RequestInit): Promise<Re
 
 // --- the context -------------------------------------------------------------------------------
 
+function tryParse(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an elicitation answer fits the (flat, MCP-restricted) schema it was asked with:
+ *  an object holding every required property, each of the declared primitive type. */
+function conforms(schema: ObjectSchema, value: unknown): boolean {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  for (const name of schema.required ?? []) if (!Object.hasOwn(v, name)) return false;
+  for (const [name, s] of Object.entries(schema.properties ?? {})) {
+    if (!Object.hasOwn(v, name)) continue;
+    const t = (s as { type?: string }).type;
+    const x = v[name];
+    const fits =
+      t === undefined ||
+      (t === 'string' && typeof x === 'string') ||
+      (t === 'boolean' && typeof x === 'boolean') ||
+      (t === 'number' && typeof x === 'number') ||
+      (t === 'integer' && Number.isInteger(x)) ||
+      (t === 'array' && Array.isArray(x)) ||
+      (t === 'object' && typeof x === 'object' && x !== null);
+    if (!fits) return false;
+  }
+  return true;
+}
+
+/** The SDK's own `state` envelope: every answer so far (the host hands a round only the
+ *  previous round's), and the handler's state. The host seals it, so it comes back unchanged. */
+interface Envelope {
+  warden_sdk: 1;
+  answers: Record<string, string>;
+  user?: unknown;
+}
+
+function envelope(state: string | undefined): Envelope | undefined {
+  if (state === undefined) return undefined;
+  try {
+    const v = JSON.parse(state);
+    if (v && typeof v === 'object' && v.warden_sdk === 1 && v.answers && typeof v.answers === 'object') return v;
+  } catch {
+    // not ours
+  }
+  return undefined;
+}
+
 /** What a handler gets besides its arguments. */
 export class Context {
   private database: Database | undefined;
-  private readonly answers: Map<string, unknown>;
+  /** Every answer so far, as JSON text, by key. */
+  private readonly answers = new Map<string, string>();
+  private userState: unknown;
 
   constructor(
     /** The whole request: caller, client capabilities, input responses, state. */
@@ -219,7 +274,23 @@ export class Context {
     db: wit.QueryHandle | undefined,
   ) {
     this.database = db && new Database(db);
-    this.answers = new Map(request.inputResponses.map((r) => [r.key, JSON.parse(r.resultJson)]));
+    const carried = envelope(request.state);
+    for (const [key, json] of Object.entries(carried?.answers ?? {})) {
+      if (typeof json === 'string') this.answers.set(key, json);
+    }
+    for (const r of request.inputResponses) this.answers.set(r.key, r.resultJson);
+    this.userState = carried ? carried.user : request.state === undefined ? undefined : tryParse(request.state);
+  }
+
+  private answer(key: string): unknown {
+    const json = this.answers.get(key);
+    return json === undefined ? undefined : tryParse(json);
+  }
+
+  /** The state to send with this round's input requests (all answers, and `state`). */
+  nextState(): string {
+    const e: Envelope = { warden_sdk: 1, answers: Object.fromEntries(this.answers), user: this.userState };
+    return JSON.stringify(e);
   }
 
   /** The verified caller. */
@@ -265,19 +336,25 @@ export class Context {
     return this.cx.isCancelled();
   }
 
-  /** The state a previous round passed with `input-required`, if any. */
+  /** What `setState` stored in an earlier round of this request, if anything. */
   get state(): unknown {
-    return this.request.state === undefined ? undefined : JSON.parse(this.request.state);
+    return this.userState;
+  }
+
+  /** Keeps `value` (any JSON value) for the rounds that follow an `elicit` or `sample`. */
+  setState(value: unknown): void {
+    this.userState = value;
   }
 
   /** Asks the user (MCP elicitation) for an object matching `schema` and returns it. The first
    *  time, the handler stops here; the client is asked and the handler runs again, from the
    *  start, with the answer. A declined or cancelled request fails the call. */
   elicit<const S extends ObjectSchema>(key: string, message: string, schema: S): FromSchema<S> {
-    const answer = this.answers.get(key) as { action?: string; content?: unknown } | undefined;
+    const answer = this.answer(key) as { action?: string; content?: unknown } | undefined;
     if (answer && typeof answer === 'object') {
-      if (answer.action === 'accept' && (answer.content === undefined || typeof answer.content === 'object')) {
-        return (answer.content ?? {}) as unknown as FromSchema<S>;
+      const content = answer.content ?? {};
+      if (answer.action === 'accept' && conforms(schema, content)) {
+        return content as unknown as FromSchema<S>;
       }
       if (answer.action === 'decline') throw failed(`the user declined the request "${key}"`);
       if (answer.action === 'cancel') throw failed(`the user cancelled the request "${key}"`);
@@ -291,10 +368,15 @@ export class Context {
   /** Asks the client's model (MCP sampling) and returns the text of its answer; like `elicit`,
    *  the handler runs again with the answer. */
   sample(key: string, prompt: string, maxTokens = 256): string {
-    const answer = this.answers.get(key) as { content?: unknown } | undefined;
-    const blocks = answer ? [answer.content].flat() : [];
-    const text = blocks.find((b: any) => b && b.type === 'text') as { text?: string } | undefined;
-    if (text && typeof text.text === 'string') return text.text;
+    const answer = this.answer(key) as { content?: unknown } | undefined;
+    if (answer && typeof answer === 'object' && answer.content !== undefined) {
+      const texts = [answer.content]
+        .flat()
+        .filter((b: any) => b && b.type === 'text' && typeof b.text === 'string')
+        .map((b: any) => b.text as string);
+      if (texts.length === 0) throw failed(`the answer to "${key}" holds no text`);
+      return texts.join('\n');
+    }
     if (!this.request.clientCapabilities.sampling) {
       throw new PluginError({ tag: 'missing-client-capabilities', val: { sampling: true } });
     }
@@ -336,23 +418,36 @@ export const result = (content: wit.Content[], options?: { structured?: unknown;
  *  or a `Result`. */
 export type ToolReturn = string | number | boolean | null | undefined | object | Result;
 
+/** JSON text of `value`; bigints as numbers (or strings beyond 2^53). */
+function toJson(value: unknown): string {
+  const json = JSON.stringify(value, (_k, v) =>
+    typeof v === 'bigint' ? (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
+  );
+  if (json === undefined) throw new TypeError(`a ${typeof value} is not a JSON value`);
+  return json;
+}
+
+const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
 function toolResult(value: ToolReturn): wit.ToolResult {
   if (value instanceof Result) {
     const s = value.options.structured;
+    if (s !== undefined && !isObject(s)) throw new TypeError('structured content must be a JSON object');
     return {
       content: value.content,
-      structuredJson: s === undefined ? undefined : JSON.stringify(s),
+      structuredJson: s === undefined ? undefined : toJson(s),
       isError: value.options.isError ?? false,
     };
   }
   if (value === undefined || value === null) return { content: [], isError: false };
   if (typeof value === 'string') return { content: [text(value)], isError: false };
-  const json = JSON.stringify(value);
-  return { content: [text(json)], structuredJson: json, isError: false };
+  const json = toJson(value);
+  // MCP structured content is an object; other JSON values are text only.
+  return { content: [text(json)], structuredJson: isObject(value) ? json : undefined, isError: false };
 }
 
-function inputRequired(n: InputNeeded, state: string | undefined): { tag: 'input-required'; val: wit.InputRequired } {
-  return { tag: 'input-required', val: { requests: [[n.key, n.request]], state } };
+function inputRequired(n: InputNeeded, cx: Context): { tag: 'input-required'; val: wit.InputRequired } {
+  return { tag: 'input-required', val: { requests: [[n.key, n.request]], state: cx.nextState() } };
 }
 
 // --- tools, resources, prompts -----------------------------------------------------------------
@@ -419,22 +514,34 @@ export const message = (role: wit.Role, content: string | wit.Content): wit.Prom
   content: typeof content === 'string' ? text(content) : content,
 });
 
+/** The template's parts if `uri` matches, exactly as the host matches (host/src/plugins/
+ *  uri_template.rs): literals match themselves; a `{name}` is a non-empty run without `/`, `?`
+ *  or `#`, ending where the next literal first appears. Values are not percent-decoded. */
 function templateParams(template: string, uri: string): Record<string, string> | undefined {
-  const names: string[] = [];
-  const source = template
-    .split(/(\{[^}]+\})/)
-    .map((part) => {
-      if (part.startsWith('{') && part.endsWith('}')) {
-        names.push(part.slice(1, -1));
-        return '([^/]+)';
-      }
-      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('');
-  const m = new RegExp(`^${source}$`).exec(uri);
-  if (!m) return undefined;
-  return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
+  const parts = template.split(/(\{[^}]+\})/).filter((p) => p !== '');
+  const params: Record<string, string> = Object.create(null);
+  let rest = uri;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (!(part.startsWith('{') && part.endsWith('}'))) {
+      if (!rest.startsWith(part)) return undefined;
+      rest = rest.slice(part.length);
+      continue;
+    }
+    const stop = rest.search(/[/?#]/) === -1 ? rest.length : rest.search(/[/?#]/);
+    const next = parts[i + 1];
+    const found = next !== undefined ? rest.slice(0, stop).indexOf(next) : -1;
+    const end = found === -1 ? stop : found;
+    if (end === 0) return undefined;
+    params[part.slice(1, -1)] = rest.slice(0, end);
+    rest = rest.slice(end);
+  }
+  return rest === '' ? params : undefined;
 }
+
+/** Length of the literal text before a template's first `{`: the host routes a URI to the
+ *  matching template with the longest one (then the smallest template text), and so does this. */
+const literalPrefix = (template: string) => (template.indexOf('{') === -1 ? template.length : template.indexOf('{'));
 
 /** What `plugin()` takes. */
 export interface PluginDef {
@@ -452,6 +559,9 @@ export function plugin(def: PluginDef) {
   const prompts = new Map((def.prompts ?? []).map((p) => [p.name, p]));
   const resources = def.resources ?? [];
   const isTemplate = (r: ResourceDef) => r.uri.includes('{');
+  const templates = resources
+    .filter(isTemplate)
+    .sort((a, b) => literalPrefix(b.uri) - literalPrefix(a.uri) || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   if (tools.size !== (def.tools ?? []).length) throw new Error('warden-sdk: two tools with one name');
   if (prompts.size !== (def.prompts ?? []).length) throw new Error('warden-sdk: two prompts with one name');
 
@@ -485,10 +595,11 @@ export function plugin(def: PluginDef) {
         const t = tools.get(name);
         if (!t) throw notFound(`no tool named "${name}"`);
         const args = argumentsJson ? JSON.parse(argumentsJson) : {};
+        const context = new Context(req, cx, db);
         try {
-          return { tag: 'complete', val: toolResult(await t.handler(args, new Context(req, cx, db))) };
+          return { tag: 'complete', val: toolResult(await t.handler(args, context)) };
         } catch (e) {
-          if (e instanceof InputNeeded) return inputRequired(e, req.state);
+          if (e instanceof InputNeeded) return inputRequired(e, context);
           if (e instanceof ToolError) return { tag: 'complete', val: { content: [text(e.message)], isError: true } };
           throw e;
         }
@@ -500,20 +611,24 @@ export function plugin(def: PluginDef) {
         let found: [ResourceDef, Record<string, string>] | undefined;
         const fixed = resources.find((r) => !isTemplate(r) && r.uri === uri);
         if (fixed) found = [fixed, {}];
-        for (const r of resources) {
+        for (const r of templates) {
           if (found) break;
-          const params = isTemplate(r) ? templateParams(r.uri, uri) : undefined;
+          const params = templateParams(r.uri, uri);
           if (params) found = [r, params];
         }
         if (!found) throw notFound(`no resource ${uri}`);
         const [r, params] = found;
+        const context = new Context(req, cx, db);
         try {
-          const out = await r.read(uri, params, new Context(req, cx, db));
+          const out = await r.read(uri, params, context);
           if (typeof out === 'string') return { tag: 'complete', val: [{ uri, mimeType: r.mimeType, body: { tag: 'text', val: out } }] };
           if (out instanceof Uint8Array) return { tag: 'complete', val: [{ uri, mimeType: r.mimeType, body: { tag: 'blob', val: out } }] };
+          if (!Array.isArray(out) || out.some((c) => !c || typeof c.uri !== 'string' || !c.body)) {
+            throw new TypeError(`resource ${r.uri}: read() must return a string, a Uint8Array or ResourceContents[]`);
+          }
           return { tag: 'complete', val: out };
         } catch (e) {
-          if (e instanceof InputNeeded) return inputRequired(e, req.state);
+          if (e instanceof InputNeeded) return inputRequired(e, context);
           throw e;
         }
       });
@@ -523,17 +638,25 @@ export function plugin(def: PluginDef) {
       return guard(cx, async (): Promise<wit.PromptOutcome> => {
         const p = prompts.get(name);
         if (!p) throw notFound(`no prompt named "${name}"`);
-        const given = Object.fromEntries(args);
+        const given: Record<string, string> = Object.create(null);
+        for (const [k, v] of args) given[k] = v;
+        const declared = new Set((p.arguments ?? []).map((a) => a.name));
+        const unknown = Object.keys(given).filter((k) => !declared.has(k));
+        if (unknown.length) throw invalidArguments(`unknown argument(s): ${unknown.join(', ')}`);
         for (const a of p.arguments ?? []) {
-          if ((a.required ?? true) && !(a.name in given)) throw invalidArguments(`missing argument "${a.name}"`);
+          if ((a.required ?? true) && !Object.hasOwn(given, a.name)) throw invalidArguments(`missing argument "${a.name}"`);
         }
+        const context = new Context(req, cx, db);
         try {
-          const out = await p.render(given, new Context(req, cx, db));
-          if (typeof out === 'string') return { tag: 'complete', val: { messages: [message('user', out)] } };
-          if (Array.isArray(out)) return { tag: 'complete', val: { messages: out } };
-          return { tag: 'complete', val: out };
+          const out = await p.render(given, context);
+          const result: wit.PromptResult =
+            typeof out === 'string' ? { messages: [message('user', out)] } : Array.isArray(out) ? { messages: out } : out;
+          if (!result || !Array.isArray(result.messages) || result.messages.some((m) => !m || !m.content)) {
+            throw new TypeError(`prompt ${p.name}: render() must return a string, messages or a PromptResult`);
+          }
+          return { tag: 'complete', val: result };
         } catch (e) {
-          if (e instanceof InputNeeded) return inputRequired(e, req.state);
+          if (e instanceof InputNeeded) return inputRequired(e, context);
           throw e;
         }
       });
@@ -541,14 +664,16 @@ export function plugin(def: PluginDef) {
 
     complete(of: wit.CompletionRef, argument: string, value: string, contextArguments: Array<[string, string]>, _caller: wit.Identity) {
       return guard(undefined, (): wit.Completion => {
-        const context = Object.fromEntries(contextArguments);
+        const context: Record<string, string> = Object.create(null);
+        for (const [k, v] of contextArguments) context[k] = v;
         let complete: ((value: string, context: Record<string, string>) => string[]) | undefined;
         if (of.tag === 'prompt') {
           complete = prompts.get(of.val)?.arguments?.find((a) => a.name === argument)?.complete;
         } else {
-          complete = resources.find((r) => r.uri === of.val)?.complete?.[argument];
+          const table = resources.find((r) => r.uri === of.val)?.complete;
+          complete = table && Object.hasOwn(table, argument) ? table[argument] : undefined;
         }
-        const values = complete ? complete(value, context) : [];
+        const values = (complete ? complete(value, context) : []).filter((v) => typeof v === 'string');
         return { values: values.slice(0, MAX_COMPLETIONS), total: values.length, hasMore: values.length > MAX_COMPLETIONS };
       });
     },

@@ -38,6 +38,15 @@ export const server = plugin({
     }),
   ],
   resources: [
+    // Declared first and overlapping `notes://topics/{topic}`, with a scope of its own in the
+    // manifest: a caller without that scope reads neither (tests/e2e/sdk_features.rs).
+    resource({
+      uri: 'notes://{section}/{name}',
+      name: 'private',
+      description: 'Private notes, by section',
+      mimeType: 'text/plain',
+      read: (_uri, { section, name }) => `PRIVATE ${section}/${name}`,
+    }),
     resource({
       uri: 'notes://readme',
       name: 'readme',

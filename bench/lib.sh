@@ -1,0 +1,42 @@
+# Shared by the load scripts (bench/load.sh, bench/languages.sh): a scratch directory, background
+# servers stopped on exit, and wrk driven with a JSON-RPC POST. Source it after setting CONNS,
+# DURATION and THREADS.
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk (make load does)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Starts "$@" in the background (log files named after $1), recording its pid.
+start() {
+  local name=$1; shift
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+}
+
+# Echoes the address server $1 printed as "listening on http://ADDR", waiting up to 10 s.
+address_of() {
+  for _ in $(seq 1 200); do
+    if grep -q '^listening on ' "$work/$1.out" 2>/dev/null; then sed -n 's/^listening on http:\/\///p' "$work/$1.out"; return; fi
+    sleep 0.05
+  done
+  echo "$1 did not start: $(cat "$work/$1.err")" >&2; exit 1
+}
+
+# wrk's requests/s for a POST of $2 to $1 with extra header lines in $3.
+run_wrk() {
+  local url=$1 body=$2 headers=$3 script="$work/post.lua"
+  {
+    echo 'wrk.method = "POST"'
+    printf 'wrk.body = [[%s]]\n' "$body"
+    echo 'wrk.headers["Content-Type"] = "application/json"'
+    echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
+    printf '%s\n' "$headers"
+  } >"$script"
+  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" >"$work/wrk.txt"
+  if grep -q 'Non-2xx' "$work/wrk.txt"; then cat "$work/wrk.txt" >&2; echo "errors during the run" >&2; exit 1; fi
+  cat "$work/wrk.txt" >&2
+  awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt"
+}
+
