@@ -44,7 +44,8 @@ async fn features(plugin: &str) {
     );
     let templates = post(&warden, 2, "resources/templates/list", json!({})).await;
     let templates = stable(templates.result())["resourceTemplates"].clone();
-    let topics = templates.as_array().and_then(|t| t.iter().find(|t| t["uriTemplate"] == "notes://topics/{topic}"));
+    let topics =
+        templates.as_array().and_then(|t| t.iter().find(|t| t["uriTemplate"] == "notes://topics/{topic}"));
     assert_eq!(topics.map(|t| t["name"].clone()), Some(json!("topic")), "{templates}");
 
     let read = post(&warden, 3, "resources/read", json!({ "uri": "notes://readme" })).await;
@@ -181,8 +182,9 @@ async fn features(plugin: &str) {
 /// template of the plugin that matches it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_uri_is_read_only_by_callers_who_may_see_every_template_of_the_plugin_it_matches() {
-    let warden =
-        Warden::start(LOCAL_AUTH, |dir| install(dir, "ts-features", "ts-features")).await.expect("start warden");
+    let warden = Warden::start(LOCAL_AUTH, |dir| install(dir, "ts-features", "ts-features"))
+        .await
+        .expect("start warden");
     let plain = warden.local_token("pat", "").unwrap();
     let trusted = warden.local_token("sam", "notes:private").unwrap();
     let read = |token: String, uri: &'static str| {

@@ -51,7 +51,9 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
     // The path goes into TOML, JSON and Makefiles unquoted: keep to characters all of them take.
     let path = sdk.to_str().unwrap_or_default();
     if path.is_empty()
-        || !path.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@' | ','))
+        || !path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@' | ','))
     {
         bail!(
             "the SDK path {} holds characters the generated Makefile and manifests cannot take \
@@ -60,7 +62,9 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
         );
     }
     if lang == Lang::Rust && RESERVED_CRATE_NAMES.contains(&name.replace('-', "_").as_str()) {
-        bail!("{name:?} cannot be a Rust crate name here (a keyword, a standard crate or a dependency): choose another name");
+        bail!(
+            "{name:?} cannot be a Rust crate name here (a keyword, a standard crate or a dependency): choose another name"
+        );
     }
     let root = dir.join(name);
     if root.symlink_metadata().is_ok() {
@@ -93,11 +97,65 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path, sdk: &Path) -> anyhow::Resul
 /// Names a Rust scaffold cannot take (with `-` as `_`): keywords, the standard crates, and the
 /// scaffold's own dependencies.
 const RESERVED_CRATE_NAMES: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
-    "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-    "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "abstract",
-    "become", "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
-    "yield", "alloc", "core", "std", "test", "proc_macro", "serde", "schemars", "warden_sdk",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "gen",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "alloc",
+    "core",
+    "std",
+    "test",
+    "proc_macro",
+    "serde",
+    "schemars",
+    "warden_sdk",
 ];
 
 /// The files of the plugin, by path relative to its directory.
@@ -322,7 +380,10 @@ mod tests {
 
         let made = scaffold("ok", Lang::Typescript, &dir, &sdk).unwrap();
         assert!(
-            std::fs::read_dir(&dir).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().starts_with('.')),
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().starts_with('.')),
             "no staging directory is left behind"
         );
         let manifest = std::fs::read_to_string(made.join("plugin.toml")).unwrap();

@@ -178,7 +178,10 @@ impl Snapshot {
             let t = &plugin.templates[*index];
             let admitted = visible(plugin, &t.grant)
                 && t.template.matches(uri).is_some()
-                && plugin.templates.iter().all(|o| o.template.matches(uri).is_none() || visible(plugin, &o.grant));
+                && plugin
+                    .templates
+                    .iter()
+                    .all(|o| o.template.matches(uri).is_none() || visible(plugin, &o.grant));
             admitted.then(|| (plugin.clone(), t.template.as_str().to_owned()))
         })
     }
