@@ -50,6 +50,17 @@ wrk.headers["Mcp-Name"] = "'$tool'"'
   run_wrk "http://$addr/mcp" "$call" "$headers"
 }
 
+# Plugins compile in the background after start: measure only once all three answer.
+for tool in sample.greet py-sample.greet ts-sample.greet; do
+  for _ in $(seq 1 600); do
+    curl -s -X POST "http://$addr/mcp" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+      -H 'mcp-protocol-version: 2026-07-28' -H 'mcp-method: tools/call' -H "mcp-name: $tool" \
+      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"'$tool'","arguments":{"name":"Load"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' \
+      | grep -q 'Hello, Load!' && break
+    sleep 0.1
+  done
+done
+
 rust_rps=$(rps_warden sample.greet)
 py_rps=$(rps_warden py-sample.greet)
 ts_rps=$(rps_warden ts-sample.greet)

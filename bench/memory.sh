@@ -34,20 +34,26 @@ until curl -sf "http://$addr/readyz" >/dev/null; do sleep 0.05; done
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 
-# call TOOL: one tools/call (its answer is discarded).
+# call TOOL: one tools/call; prints its answer.
 call() {
   curl -s -X POST "http://$addr/mcp" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
     -H 'mcp-protocol-version: 2026-07-28' -H 'mcp-method: tools/call' -H "mcp-name: $1" \
-    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"'"$1"'","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' >/dev/null
+    -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"'"$1"'","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' 
 }
 
-for tool in misbehaving.spin py-errors.spin ts-errors.spin; do call "$tool"; done
+# Plugins compile in the background after start: wait until each has answered once.
+for tool in misbehaving.spin py-errors.spin ts-errors.spin; do
+  for _ in $(seq 1 600); do
+    call "$tool" | grep -q 'time limit' && break
+    sleep 0.1
+  done
+done
 idle=$(rss_kib)
 echo "idle (after one call of each): $((idle / 1024)) MiB"
 
 for tool in misbehaving.spin py-errors.spin ts-errors.spin; do
   base=$(rss_kib)
-  for _ in $(seq 1 "$N"); do call "$tool" & done
+  for _ in $(seq 1 "$N"); do call "$tool" >/dev/null & done
   peak=$base
   for _ in $(seq 1 40); do
     now=$(rss_kib); [ "$now" -gt "$peak" ] && peak=$now
