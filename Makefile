@@ -84,7 +84,7 @@ $(COMPONENTIZE_PY):
 
 ## Python plugins: each directory's app.py with warden_sdk (sdk/python), componentized into the
 ## shared target/ as <directory name, - as _>.wasm, like the Rust ones.
-PY_PLUGINS := plugins/py-sample plugins/py-sql tests/plugins/py-errors tests/plugins/py-features
+PY_PLUGINS := plugins/py-sample plugins/py-sql tests/plugins/py-errors tests/plugins/py-features tests/plugins/py-rw
 PY_WASMS := $(foreach d,$(PY_PLUGINS),$(WASM_DIR)/$(subst -,_,$(notdir $(d))).wasm)
 define py_plugin_rule
 $(WASM_DIR)/$(subst -,_,$(notdir $(1))).wasm: $(1)/app.py $(PY_SDK_FILES) | $(COMPONENTIZE_PY)

@@ -155,6 +155,10 @@ async fn every_escape_is_refused_and_leaves_no_trace() {
         assert_eq!(visible_owners(&bob).await, vec![pg.bob.clone(); BOB_ORDERS], "after {attack:?}");
     }
     assert_eq!(pg.sql("SELECT count(*) FROM notes").expect("count notes"), "0", "a write got through");
+    // The database's own read-only transaction is in force for a read-only grant.
+    let mode =
+        query(&alice, "SELECT current_setting('transaction_read_only')", json!([])).await.expect("mode");
+    assert_eq!(mode, vec![vec![json!("on")]]);
     let write = query(&alice, "SELECT sneaky_write()", json!([])).await.expect_err("refused");
     assert!(write.contains("read-only"), "{write}");
     let reset = query(&alice, "SELECT sneaky_reset()", json!([])).await.expect_err("refused");
@@ -335,4 +339,69 @@ async fn python_sql_tools_run_as_each_caller() {
     assert_eq!(rows(&left)[0][0].as_i64(), Some((ALICE_ORDERS) as i64), "nothing was deleted");
     let audit = warden.audit();
     assert!(audit.iter().any(|e| e["tool"] == "py-sql.run_query" && e["db_user"] == pg.bob.as_str()));
+}
+
+/// The session's `application_name`, read through `py-rw.query`.
+async fn application_name(client: &McpClient) -> String {
+    setting(client, "application_name").await
+}
+
+/// A setting of the session, read through `py-rw.query`.
+async fn setting(client: &McpClient, name: &str) -> String {
+    let sql = format!("SELECT current_setting('{name}')");
+    let r = call(client, "py-rw.query", json!({ "sql": sql })).await.expect("query");
+    assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+    let table: Value = serde_json::from_str(&text_of(&r)).expect("a table");
+    table["rows"][0][0].as_str().unwrap_or_default().to_owned()
+}
+
+/// Issue 16: a read-write plugin's `execute` of a write that PostgreSQL rewrites into a query
+/// (`UPDATE pg_settings …` is `set_config`) made odbc-api panic while closing the cursor, losing
+/// the connection; had it committed, the next caller would have inherited the session setting.
+#[tokio::test]
+async fn a_write_the_database_turns_into_a_query_is_refused_cleanly_and_leaves_no_setting_behind() {
+    let pg = PgFixture::create().expect("fixture");
+    let config = format!("{LOCAL_AUTH}\n{}{UNLIMITED}", pg.warden_config("set-role", 1));
+    let warden = Warden::start(&config, |dir| install(dir, "py-rw", "py-rw")).await.expect("start warden");
+    let alice = client_for(&warden, &pg.alice).await;
+    let bob = client_for(&warden, &pg.bob).await;
+    let before = application_name(&bob).await;
+    // What the driver set when it connected (psqlODBC: extra_float_digits = 2, DateStyle).
+    let driver_digits = setting(&bob, "extra_float_digits").await;
+
+    for attempt in 0..3 {
+        let r = call(
+            &alice,
+            "py-rw.execute",
+            json!({ "sql": "UPDATE pg_settings SET setting = 'leaked-by-alice' WHERE name = 'application_name'" }),
+        )
+        .await
+        .expect("call");
+        let text = text_of(&r);
+        assert_eq!(r.is_error, Some(true), "attempt {attempt}: {text}");
+        assert!(text.contains("returns rows") && text.contains("rolled back"), "attempt {attempt}: {text}");
+        assert!(!text.contains("unavailable") && !text.contains("internal"), "attempt {attempt}: {text}");
+    }
+    // The next caller, as another user, on the one pooled connection: the setting is not there.
+    assert_eq!(application_name(&bob).await, before);
+    assert_ne!(before, "leaked-by-alice");
+
+    // A function the database defines can change the session past the transaction, and the guard
+    // cannot see inside it: the call succeeds, and the session is reset before the next caller.
+    pg.sql(
+        "CREATE FUNCTION leak_setting() RETURNS text LANGUAGE sql \
+         AS $$ SELECT set_config('application_name', 'leaked-by-a-function', false) $$",
+    )
+    .expect("create function");
+    let r = call(&alice, "py-rw.query", json!({ "sql": "SELECT leak_setting()" })).await.expect("call");
+    assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+    assert!(text_of(&r).contains("leaked-by-a-function"), "it ran: {}", text_of(&r));
+    assert_eq!(application_name(&bob).await, before, "the next caller gets a clean session");
+    assert_eq!(
+        setting(&bob, "extra_float_digits").await,
+        driver_digits,
+        "with the driver's own settings kept"
+    );
+    let log = warden.log();
+    assert!(!log.contains("panicked"), "no panic in the database layer:\n{log}");
 }

@@ -124,6 +124,52 @@ async fn ping_works_on_an_initialized_session() {
 }
 
 #[tokio::test]
+async fn deleting_a_session_ends_it_and_an_unknown_session_is_404() {
+    let warden = start("").await;
+    // One keep-alive connection for every request.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    let params = json!({
+        "protocolVersion": SESSION_PROTOCOL,
+        "capabilities": {},
+        "clientInfo": { "name": "t", "version": "1" },
+    });
+    let r = McpPost::new(warden.mcp_url())
+        .over(&http)
+        .protocol(SESSION_PROTOCOL)
+        .jsonrpc(1, "initialize", params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id =
+        r.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("a session id").to_owned();
+    let _ = r.text().await;
+    let ping = |id: &str| {
+        McpPost::new(warden.mcp_url())
+            .over(&http)
+            .protocol(SESSION_PROTOCOL)
+            .header("mcp-session-id", id)
+            .jsonrpc(2, "ping", json!({}))
+            .send()
+    };
+    let delete = |id: &str| {
+        http.delete(warden.mcp_url())
+            .header("mcp-session-id", id)
+            .header("mcp-protocol-version", SESSION_PROTOCOL)
+            .send()
+    };
+
+    let r = delete("made-up-session-id").await.unwrap();
+    assert_eq!(r.status(), 404, "an unknown session: {}", r.text().await.unwrap());
+    assert_eq!(ping(&id).await.unwrap().status(), 200, "the real session is untouched");
+
+    let r = delete(&id).await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    assert_eq!(ping(&id).await.unwrap().status(), 404, "the session is gone");
+    assert_eq!(delete(&id).await.unwrap().status(), 404, "and cannot be deleted twice");
+}
+
+#[tokio::test]
 async fn malformed_json_rpc_gets_a_clear_error() {
     let warden = start("").await;
     let r = McpPost::new(warden.mcp_url()).body("{not json").send().await.unwrap();

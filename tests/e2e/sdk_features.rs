@@ -156,10 +156,11 @@ async fn features(plugin: &str) {
     let seen =
         eventually(Duration::from_secs(2), || async { recorder.progress.lock().unwrap().contains(&3.0) })
             .await;
-    let progress = recorder.progress.lock().unwrap().clone();
+    let mut progress = recorder.progress.lock().unwrap().clone();
     assert!(seen, "the last progress step arrives: {progress:?}");
-    assert!(progress.windows(2).all(|w| w[0] < w[1]), "progress increases: {progress:?}");
-    assert!(progress.contains(&1.0), "{progress:?}");
+    // rmcp's client may run notification handlers out of order; what arrived is each step once.
+    progress.sort_by(f64::total_cmp);
+    assert_eq!(progress, vec![1.0, 2.0, 3.0], "each progress step once");
     drop(client);
 
     // On the 2026-07-28 wire: the first round's log message, then the input-required result.

@@ -100,6 +100,40 @@ impl Plan {
         }
     }
 
+    /// The statement that resets everything a call could have left on the session (settings,
+    /// prepared statements, temporary tables, advisory locks, LISTEN, the session user), run in
+    /// autocommit after the transaction ends. `None` where the dialect has no such statement: there
+    /// the guard's refusals and the login check are all there is.
+    pub fn session_reset(&self) -> Option<&'static str> {
+        match self.dialect {
+            SqlDialect::Postgresql => Some("DISCARD ALL"),
+            _ => None,
+        }
+    }
+
+    /// A query for the settings the driver set on a new session (name, value), which the session
+    /// reset would undo and which are restored after it (psqlODBC sets `DateStyle` and
+    /// `extra_float_digits` when it connects). `None` with no session reset.
+    pub fn session_baseline_query(&self) -> Option<&'static str> {
+        match self.dialect {
+            SqlDialect::Postgresql => Some("SELECT name, setting FROM pg_settings WHERE source = 'session'"),
+            _ => None,
+        }
+    }
+
+    /// The statement that restores `baseline` (from [`Plan::session_baseline_query`]), bound.
+    pub(super) fn restore_baseline(&self, baseline: &[(String, String)]) -> Option<HostStatement> {
+        if baseline.is_empty() || self.dialect != SqlDialect::Postgresql {
+            return None;
+        }
+        let calls = vec!["set_config(?, ?, false)"; baseline.len()].join(", ");
+        let params = baseline
+            .iter()
+            .flat_map(|(name, value)| [SqlValue::Text(name.clone()), SqlValue::Text(value.clone())])
+            .collect();
+        Some((format!("SELECT {calls}"), params))
+    }
+
     /// The statement that stops impersonating before the transaction ends, if the mode needs one.
     pub fn revert(&self) -> Option<&str> {
         match &self.mode {

@@ -147,7 +147,14 @@ enum Kind {
 
 fn top_level_kind(statement: &Statement) -> Result<Kind, GuardError> {
     match statement {
-        Statement::Query(_) => Ok(Kind::Read),
+        // `WITH … UPDATE/INSERT/DELETE` parses as a query whose body is the write.
+        Statement::Query(query) => Ok(match query.body.as_ref() {
+            SetExpr::Insert(_) => Kind::Write("INSERT"),
+            SetExpr::Update(_) => Kind::Write("UPDATE"),
+            SetExpr::Delete(_) => Kind::Write("DELETE"),
+            SetExpr::Merge(_) => Kind::Write("MERGE"),
+            _ => Kind::Read,
+        }),
         Statement::Insert(_) => Ok(Kind::Write("INSERT")),
         Statement::Update(_) => Ok(Kind::Write("UPDATE")),
         Statement::Delete(_) => Ok(Kind::Write("DELETE")),

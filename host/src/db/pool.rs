@@ -36,6 +36,7 @@ struct Inner {
 struct Idle {
     conn: Connection<'static>,
     login: String,
+    baseline: Vec<(String, String)>,
     since: Instant,
 }
 
@@ -48,6 +49,9 @@ pub(crate) struct Lease {
     pub conn: Option<Connection<'static>>,
     /// The pool login's user name, learnt when the connection opened ("" when not impersonating).
     pub login: String,
+    /// The settings the driver itself set on the session when it connected (name, value),
+    /// restored after each call's session reset.
+    pub baseline: Vec<(String, String)>,
     /// How long the connection sat idle before this lease (zero if new).
     pub idle_for: Duration,
 }
@@ -92,11 +96,11 @@ impl Pool {
                 }
             };
         let idle = inner.idle.lock().ok().and_then(|mut stack| stack.pop());
-        let (conn, login, idle_for) = match idle {
-            Some(i) => (Some(i.conn), i.login, i.since.elapsed()),
-            None => (None, String::new(), Duration::ZERO),
+        let (conn, login, baseline, idle_for) = match idle {
+            Some(i) => (Some(i.conn), i.login, i.baseline, i.since.elapsed()),
+            None => (None, String::new(), Vec::new(), Duration::ZERO),
         };
-        Ok(Lease { inner: inner.clone(), _permit: permit, conn, login, idle_for })
+        Ok(Lease { inner: inner.clone(), _permit: permit, conn, login, baseline, idle_for })
     }
 
     pub(super) fn stats(&self) -> PoolStats {
@@ -125,6 +129,7 @@ impl Lease {
         conn.set_autocommit(false)?;
         self.idle_for = Duration::ZERO;
         self.login.clear();
+        self.baseline.clear();
         Ok(self.conn.insert(conn))
     }
 
@@ -139,7 +144,12 @@ impl Lease {
     /// Returns the connection to the idle stack (its transaction must have ended) and frees the slot.
     pub(super) fn release(mut self) {
         if let Some(conn) = self.conn.take() {
-            let idle = Idle { conn, login: std::mem::take(&mut self.login), since: Instant::now() };
+            let idle = Idle {
+                conn,
+                login: std::mem::take(&mut self.login),
+                baseline: std::mem::take(&mut self.baseline),
+                since: Instant::now(),
+            };
             match self.inner.idle.lock() {
                 Ok(mut stack) => stack.push(idle),
                 Err(_) => close(idle.conn),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use odbc_api::handles::slice_to_cow_utf8;
+use odbc_api::handles::{SqlResult, slice_to_cow_utf8};
 
 use super::guard::{self, Grant, GuardError, Purpose};
 use super::pool::Lease;
@@ -28,6 +28,10 @@ pub struct CallSession {
 enum Outcome {
     Rows(Rows),
     Count(u64),
+    /// `execute` got rows back; whether the cursor closed cleanly.
+    ReturnedRows {
+        closed: bool,
+    },
 }
 
 impl CallSession {
@@ -44,7 +48,7 @@ impl CallSession {
     pub async fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Rows, DbError> {
         match self.run(sql, params, Purpose::Query).await? {
             Outcome::Rows(rows) => Ok(rows),
-            Outcome::Count(_) => Ok(Rows::default()),
+            Outcome::Count(_) | Outcome::ReturnedRows { .. } => Ok(Rows::default()),
         }
     }
 
@@ -53,6 +57,7 @@ impl CallSession {
         match self.run(sql, params, Purpose::Execute).await? {
             Outcome::Count(n) => Ok(n),
             Outcome::Rows(rows) => Ok(rows.rows.len() as u64),
+            Outcome::ReturnedRows { .. } => Ok(0),
         }
     }
 
@@ -153,6 +158,22 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     })
 }
 
+/// Closes `cursor` without odbc-api's drop, which panics when the close fails; false if it did.
+fn close_cursor<S: odbc_api::handles::Statement>(cursor: odbc_api::CursorImpl<S>) -> bool {
+    let mut statement = cursor.into_stmt();
+    matches!(statement.close_cursor(), SqlResult::Success(_) | SqlResult::SuccessWithInfo(_))
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    clean_message(text)
+}
+
 /// A failure from the driver, classified.
 struct DriverFailure {
     error: DbError,
@@ -245,6 +266,12 @@ fn connect(lease: &mut Lease, settings: &Settings) -> Result<(), DbError> {
             other => DbError::Unavailable(other.to_string()),
         }
     })?;
+    let baseline = match settings.plan.session_baseline_query() {
+        Some(query) => {
+            read_baseline(conn, query).map_err(|e| DbError::Unavailable(classify(&e).error.to_string()))?
+        }
+        None => Vec::new(),
+    };
     if let Some(query) = settings.plan.login_query() {
         let values =
             read_login(conn, query).map_err(|e| DbError::Unavailable(classify(&e).error.to_string()))?;
@@ -256,7 +283,29 @@ fn connect(lease: &mut Lease, settings: &Settings) -> Result<(), DbError> {
             }
         }
     }
+    lease.baseline = baseline;
     Ok(())
+}
+
+/// The (name, value) rows of `query`, asked in autocommit mode.
+fn read_baseline(
+    conn: &odbc_api::Connection<'static>,
+    query: &str,
+) -> Result<Vec<(String, String)>, odbc_api::Error> {
+    conn.set_autocommit(true)?;
+    let rows = conn.execute(query, (), None).and_then(|cursor| match cursor {
+        Some(cursor) => fetch(cursor, 256, 256 * 1024),
+        None => Ok(Rows::default()),
+    });
+    conn.set_autocommit(false)?;
+    Ok(rows?
+        .rows
+        .into_iter()
+        .filter_map(|row| match (row.first(), row.get(1)) {
+            (Some(SqlValue::Text(name)), Some(SqlValue::Text(value))) => Some((name.clone(), value.clone())),
+            _ => None,
+        })
+        .collect())
 }
 
 fn impersonate(
@@ -318,18 +367,46 @@ fn statement(
                 None => Rows::default(),
             })),
             Purpose::Execute => {
-                stmt.execute(sql, &bound[..])?;
+                if let Some(cursor) = stmt.execute(sql, &bound[..])? {
+                    // The database turned the write into something that returns rows (PostgreSQL
+                    // rewrites `UPDATE pg_settings …` into a query).
+                    return Ok(Outcome::ReturnedRows { closed: close_cursor(cursor) });
+                }
                 Ok(Outcome::Count(stmt.row_count()?.unwrap_or(0) as u64))
             }
         }
     };
-    let outcome = run().map_err(|e| {
-        let failure = classify(&e);
-        if failure.broken {
+    // odbc-api panics on some driver failures (closing a cursor, dropping a statement): contain
+    // it here, with the connection, whose state is then unknown, discarded.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
+    let outcome = match ran {
+        Ok(result) => result.map_err(|e| {
+            let failure = classify(&e);
+            if failure.broken {
+                lease.discard();
+            }
+            failure.error
+        })?,
+        Err(panic) => {
+            let reason = panic_message(panic.as_ref());
+            tracing::error!(reason, "the database driver panicked on a statement; connection dropped");
             lease.discard();
+            return Err(DbError::Invalid(format!("the database driver failed on this statement: {reason}")));
         }
-        failure.error
-    })?;
+    };
+    let outcome = match outcome {
+        Outcome::ReturnedRows { closed } => {
+            if !closed {
+                lease.discard();
+            }
+            return Err(DbError::Invalid(
+                "the statement returns rows (the database turned it into a query): execute runs only \
+                 INSERT, UPDATE and DELETE; its effects were rolled back"
+                    .into(),
+            ));
+        }
+        other => other,
+    };
     // The guard cannot see inside functions the database defines, so the user is confirmed again
     // after every statement: one that switched it (say, a function calling set_config) ends the
     // call, its result unseen, and the connection is dropped.
@@ -350,8 +427,8 @@ fn statement(
     Ok(outcome)
 }
 
-/// Ends the transaction and confirms the connection is the pool login again; returns it to the
-/// pool only then.
+/// Ends the transaction, resets the session (where the dialect can) and confirms the connection
+/// is the pool login again; returns it to the pool only then.
 fn end(mut lease: Lease, settings: &Settings, commit: bool) {
     let Some(conn) = &lease.conn else { return };
     let mut ok = true;
@@ -359,6 +436,24 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
         ok &= conn.execute(revert, (), None).is_ok();
     }
     ok &= if commit && ok { conn.commit().is_ok() } else { conn.rollback().is_ok() };
+    // A function the database defines can change the session beyond the transaction (say,
+    // set_config(…, false)); the guard cannot see inside it, so the session is reset for every
+    // caller, and a connection that cannot be reset is not reused.
+    if ok && let Some(reset) = settings.plan.session_reset() {
+        // DISCARD ALL runs outside a transaction; the driver's own settings are then restored in
+        // one committed transaction of their own.
+        ok &= conn.set_autocommit(true).is_ok();
+        ok &= ok && conn.execute(reset, (), None).is_ok();
+        ok &= conn.set_autocommit(false).is_ok();
+        if ok && let Some((sql, params)) = settings.plan.restore_baseline(&lease.baseline) {
+            ok &= match conn.execute(&sql, &bind(&params)[..], None) {
+                Ok(Some(cursor)) => close_cursor(cursor),
+                Ok(None) => true,
+                Err(_) => false,
+            };
+            ok &= conn.commit().is_ok();
+        }
+    }
     if ok && let Some(query) = settings.plan.login_query() {
         match read_login(conn, query) {
             Ok(values) if !values.is_empty() && values.iter().all(|v| *v == lease.login) => {}

@@ -69,9 +69,10 @@ pub(crate) fn router(
         .with_max_request_body_bytes(config.server.max_body_bytes)
         .with_cancellation_token(shutdown);
     let mcp_state = state.mcp.clone();
+    let sessions = Arc::new(LocalSessionManager::default());
     let mcp = StreamableHttpService::new(
         move || Ok(WardenMcp::new(mcp_state.clone())),
-        Arc::new(LocalSessionManager::default()),
+        sessions.clone(),
         mcp_config,
     );
     let guard = Arc::new(jsonrpc_guard::Guard {
@@ -85,6 +86,7 @@ pub(crate) fn router(
     // Layers run outermost-last: authentication (headers only) before the body is read.
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
+        .route_layer(middleware::from_fn_with_state(sessions, delete_known_sessions_only))
         .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
@@ -120,6 +122,24 @@ pub(crate) fn router(
             head_limit(max_head, request, next)
         }))
         .with_state(state)
+}
+
+/// `DELETE /mcp` of a session this server does not hold is 404, as a POST or GET for it is
+/// (rmcp's own handler answers 202 to any session id).
+async fn delete_known_sessions_only(
+    axum::extract::State(sessions): axum::extract::State<Arc<LocalSessionManager>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use rmcp::transport::streamable_http_server::session::SessionManager;
+    if request.method() == Method::DELETE
+        && let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+        && !sessions.has_session(&Arc::from(id)).await.unwrap_or(false)
+    {
+        return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();
+    }
+    next.run(request).await
 }
 
 /// Answers 431 (and closes the connection) for a request whose head (request line and headers) is

@@ -167,3 +167,21 @@ fn sqlite_dialect_parses_its_own_statements() {
             .is_err()
     );
 }
+
+#[test]
+fn a_with_that_ends_in_a_write_is_a_write() {
+    let rw = |sql: &str, purpose| check(sql, SqlDialect::Postgresql, Grant::ReadWrite, purpose);
+    for sql in [
+        "WITH t AS (SELECT 1 AS id) UPDATE orders SET total = 0 WHERE id IN (SELECT id FROM t)",
+        "WITH t AS (SELECT 1 AS id) DELETE FROM orders WHERE id IN (SELECT id FROM t)",
+        "WITH t AS (SELECT 1 AS id) INSERT INTO orders (id) SELECT id FROM t",
+    ] {
+        let c = rw(sql, Purpose::Execute).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(c.sql.starts_with("WITH t AS"), "{}", c.sql);
+        let e = refused(sql);
+        assert!(e.contains("is a write") && e.contains("read-only"), "{sql}: {e}");
+    }
+    // A plain WITH … SELECT is still a read: execute refuses it.
+    let e = rw("WITH t AS (SELECT 1 AS a) SELECT a FROM t", Purpose::Execute).unwrap_err().to_string();
+    assert!(e.contains("use query, not execute"), "{e}");
+}
