@@ -241,6 +241,7 @@ impl Listening {
             teams: Teams::from_config(&config.teams),
             telemetry,
             in_flight: AtomicUsize::new(0),
+            posts_in_flight: AtomicUsize::new(0),
             request_states: crate::mcp::RequestStates::new(
                 config.server.request_state_key().map_err(AppError::RequestState)?,
             )
@@ -330,17 +331,17 @@ async fn drain(
 ) {
     let started = Instant::now();
     draining.store(true, Ordering::Release);
-    let running = mcp.in_flight.load(Ordering::Acquire);
+    let busy = || mcp.in_flight.load(Ordering::Acquire).max(mcp.posts_in_flight.load(Ordering::Acquire));
     tracing::info!(
-        in_flight_calls = running,
+        in_flight_calls = busy(),
         grace_s = grace.as_secs(),
         "shutting down: finishing in-flight calls"
     );
     handle.graceful_shutdown(Some(grace));
-    while mcp.in_flight.load(Ordering::Acquire) > 0 && started.elapsed() < grace {
+    while busy() > 0 && started.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let left = mcp.in_flight.load(Ordering::Acquire);
+    let left = busy();
     if left > 0 {
         tracing::warn!(abandoned_calls = left, "shutdown grace period over; cutting the remaining calls");
     }

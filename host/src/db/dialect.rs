@@ -121,17 +121,22 @@ impl Plan {
         }
     }
 
-    /// The statement that restores `baseline` (from [`Plan::session_baseline_query`]), bound.
-    pub(super) fn restore_baseline(&self, baseline: &[(String, String)]) -> Option<HostStatement> {
-        if baseline.is_empty() || self.dialect != SqlDialect::Postgresql {
+    /// `set_config` calls restoring `baseline` (from [`Plan::session_baseline_query`]) as select
+    /// list items, to ride along with the login check in one round trip; `None` if there is
+    /// nothing to restore. Values come from the server's own `pg_settings` and are quoted as
+    /// literals (names that are not plain setting names are skipped).
+    pub(super) fn restore_items(&self, baseline: &[(String, String)]) -> Option<(String, usize)> {
+        if self.dialect != SqlDialect::Postgresql {
             return None;
         }
-        let calls = vec!["set_config(?, ?, false)"; baseline.len()].join(", ");
-        let params = baseline
+        let items: Vec<String> = baseline
             .iter()
-            .flat_map(|(name, value)| [SqlValue::Text(name.clone()), SqlValue::Text(value.clone())])
+            .filter(|(name, _)| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            })
+            .map(|(name, value)| format!("set_config('{name}', '{}', false)", value.replace('\'', "''")))
             .collect();
-        Some((format!("SELECT {calls}"), params))
+        (!items.is_empty()).then(|| (items.join(", "), items.len()))
     }
 
     /// The statement that stops impersonating before the transaction ends, if the mode needs one.

@@ -438,30 +438,38 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
     ok &= if commit && ok { conn.commit().is_ok() } else { conn.rollback().is_ok() };
     // A function the database defines can change the session beyond the transaction (say,
     // set_config(…, false)); the guard cannot see inside it, so the session is reset for every
-    // caller, and a connection that cannot be reset is not reused.
+    // caller (DISCARD ALL, outside a transaction), and a connection that cannot be reset is not
+    // reused. The driver's own settings are restored in the same round trip as the login check.
+    let mut restore = None;
     if ok && let Some(reset) = settings.plan.session_reset() {
-        // DISCARD ALL runs outside a transaction; the driver's own settings are then restored in
-        // one committed transaction of their own.
         ok &= conn.set_autocommit(true).is_ok();
         ok &= ok && conn.execute(reset, (), None).is_ok();
         ok &= conn.set_autocommit(false).is_ok();
-        if ok && let Some((sql, params)) = settings.plan.restore_baseline(&lease.baseline) {
-            ok &= match conn.execute(&sql, &bind(&params)[..], None) {
-                Ok(Some(cursor)) => close_cursor(cursor),
-                Ok(None) => true,
-                Err(_) => false,
-            };
-            ok &= conn.commit().is_ok();
-        }
+        restore = settings.plan.restore_items(&lease.baseline);
     }
-    if ok && let Some(query) = settings.plan.login_query() {
-        match read_login(conn, query) {
-            Ok(values) if !values.is_empty() && values.iter().all(|v| *v == lease.login) => {}
-            Ok(values) => {
-                tracing::error!(?values, "connection still acts as another user after the call; dropped");
-                ok = false;
+    if ok {
+        let login = settings.plan.login_query();
+        let (query, restored) = match (login, &restore) {
+            (Some(q), Some((items, n))) => (Some(format!("{q}, {items}")), *n),
+            (Some(q), None) => (Some(q.to_owned()), 0),
+            (None, Some((items, n))) => (Some(format!("SELECT {items}")), *n),
+            (None, None) => (None, 0),
+        };
+        if let Some(query) = query {
+            match read_login(conn, &query) {
+                Ok(values) if values.len() < restored => ok = false,
+                Ok(values) => {
+                    let logins = &values[..values.len() - restored];
+                    if login.is_some() && (logins.is_empty() || logins.iter().any(|v| *v != lease.login)) {
+                        tracing::error!(
+                            values = ?logins,
+                            "connection still acts as another user after the call; dropped"
+                        );
+                        ok = false;
+                    }
+                }
+                Err(_) => ok = false,
             }
-            Err(_) => ok = false,
         }
     }
     if ok {

@@ -87,6 +87,7 @@ pub(crate) fn router(
     let mcp_routes = Router::new()
         .route_service("/mcp", mcp)
         .route_layer(middleware::from_fn_with_state(sessions, delete_known_sessions_only))
+        .route_layer(middleware::from_fn_with_state(state.mcp.clone(), count_posts))
         .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
@@ -122,6 +123,67 @@ pub(crate) fn router(
             head_limit(max_head, request, next)
         }))
         .with_state(state)
+}
+
+/// Counts a `POST /mcp` in [`McpState::posts_in_flight`] from its arrival until its response body
+/// has been sent (or dropped), for graceful shutdown.
+async fn count_posts(
+    axum::extract::State(mcp): axum::extract::State<Arc<McpState>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    // A `subscriptions/listen` stream (2026-07-28, named in its Mcp-Method header) stays open
+    // until the client leaves: it is closed at shutdown, not waited for.
+    let listen = request.headers().get("mcp-method").is_some_and(|m| m == "subscriptions/listen");
+    if request.method() != Method::POST || listen {
+        return next.run(request).await;
+    }
+    let open = OpenPost::start(mcp);
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    axum::response::Response::from_parts(parts, axum::body::Body::new(Counted { body, _open: open }))
+}
+
+/// One counted `POST /mcp`; uncounted when dropped.
+struct OpenPost(Arc<McpState>);
+
+impl OpenPost {
+    fn start(mcp: Arc<McpState>) -> OpenPost {
+        mcp.posts_in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        OpenPost(mcp)
+    }
+}
+
+impl Drop for OpenPost {
+    fn drop(&mut self) {
+        self.0.posts_in_flight.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted until the body is done with.
+struct Counted {
+    body: axum::body::Body,
+    _open: OpenPost,
+}
+
+impl http_body::Body for Counted {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// `DELETE /mcp` of a session this server does not hold is 404, as a POST or GET for it is

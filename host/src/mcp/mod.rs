@@ -57,6 +57,11 @@ pub(crate) struct McpState {
     pub telemetry: Telemetry,
     /// Plugin requests running now (graceful shutdown waits for these).
     pub in_flight: AtomicUsize,
+    /// `POST /mcp` requests received and not yet answered in full, counted by the HTTP layer from
+    /// the moment a request arrives until its response body is sent or dropped: graceful shutdown
+    /// waits for these too, so a call that has not reached its plugin yet, or whose answer is
+    /// still being written, is not cut.
+    pub posts_in_flight: AtomicUsize,
     /// Sealing of `requestState` between input-required rounds.
     pub request_states: RequestStates,
 }
