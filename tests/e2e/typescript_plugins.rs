@@ -8,70 +8,18 @@
 //!   error while another caller's calls are served.
 //! - `ts-userinfo` (seed 004 in TypeScript) runs as the caller in `outbound_http::as_caller_*`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use serde_json::json;
 
-use serde_json::{Value, json};
-use warden_tests::fixtures::{LOCAL_AUTH, UNLIMITED};
-use warden_tests::{Greeter, Warden, call, install, text_of, tool_names};
-
-/// Slack over a limit on a loaded 2-core machine: the point is "bounded", not speed.
-const SLACK: Duration = Duration::from_secs(3);
+use crate::python_plugins::{failures_are_contained, serves_seed_001_like_the_rust_sample};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ts_sample_serves_seed_001s_tools_with_the_callers_identity_and_scopes() -> anyhow::Result<()> {
-    let warden = Warden::start(LOCAL_AUTH, |dir| {
-        install(dir, "ts-sample", "ts-sample");
-        install(dir, "sample", "sample");
-    })
-    .await?;
-    let alice = warden.client_with_token(&warden.local_token("alice", "tool:greet tool:whoami")?).await?;
-    let narrow = warden.client_with_token(&warden.local_token("bob", "tool:whoami")?).await?;
-
-    let mut names = tool_names(&alice).await?;
-    names.sort();
-    for tool in ["ts-sample.get_datetime", "ts-sample.greet", "ts-sample.whoami"] {
-        assert!(names.iter().any(|n| n == tool), "{tool} in {names:?}");
-    }
-    assert!(!tool_names(&narrow).await?.iter().any(|n| n == "ts-sample.greet"), "greet needs tool:greet");
-
-    // The same answers as the Rust sample's, from the same verified identity.
-    let ts = call(&alice, "ts-sample.greet", json!({"name": "Ada"})).await?;
-    let rust = call(&alice, "sample.greet", json!({"name": "Ada"})).await?;
-    assert_eq!(text_of(&ts), "Hello, Ada! You are alice.");
-    assert_eq!(text_of(&ts), text_of(&rust));
-    let me: Value = serde_json::from_str(&text_of(&call(&alice, "ts-sample.whoami", json!({})).await?))?;
-    assert_eq!(me["subject"], "alice");
-    assert_eq!(me["scopes"], json!(["tool:greet", "tool:whoami"]));
-    let now: Value =
-        serde_json::from_str(&text_of(&call(&alice, "ts-sample.get_datetime", json!({})).await?))?;
-    assert!(now["utc"].as_str().is_some_and(|s| s.len() == 24 && s.ends_with('Z')), "{now}");
-
-    // The schema the tool declared: a mistyped argument is refused before the plugin runs.
-    let bad = call(&alice, "ts-sample.greet", json!({"name": 7})).await?;
-    assert_eq!(bad.is_error, Some(true), "{}", text_of(&bad));
-    // InvalidArguments from the tool itself.
-    let empty = call(&alice, "ts-sample.greet", json!({"name": "  "})).await?;
-    assert_eq!(empty.is_error, Some(true));
-    assert!(text_of(&empty).contains("name must not be empty"), "{}", text_of(&empty));
-    // A scope the caller lacks: refused by the host, the plugin never runs.
-    let refused = call(&narrow, "ts-sample.greet", json!({"name": "Ada"})).await;
-    assert!(refused.is_err() || refused.as_ref().is_ok_and(|r| r.is_error == Some(true)), "{refused:?}");
-    Ok(())
+    serves_seed_001_like_the_rust_sample("ts-sample").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_failures_are_contained_as_clear_tool_errors_while_others_are_served() -> anyhow::Result<()>
 {
-    let warden = Warden::start(UNLIMITED, |dir| {
-        install(dir, "ts-errors", "ts-errors");
-        install(dir, "sample", "sample");
-    })
-    .await?;
-    let client = Arc::new(warden.client().await?);
-
-    let greeter = Greeter::spawn(Arc::new(warden.client().await?), "Grace", Duration::from_millis(20));
-
     // Limits from tests/plugins/ts-errors/plugin.toml: 1500 ms, 64 MiB; output cap 1 MiB (default).
     let cases = [
         ("ts-errors.boom", json!({"why": "bad day"}), "Error: bad day"),
@@ -85,27 +33,5 @@ async fn typescript_failures_are_contained_as_clear_tool_errors_while_others_are
         ("ts-errors.read_file", json!({}), "HTTP GET file:///etc/passwd failed"),
         ("ts-errors.open_socket", json!({}), "refused by Warden"), // no [http] grant
     ];
-    let runs = cases.iter().map(|(tool, args, expected)| {
-        let client = client.clone();
-        async move {
-            let started = Instant::now();
-            let r = call(&client, tool, args.clone()).await;
-            (tool, expected, r, started.elapsed())
-        }
-    });
-    let results = futures::future::join_all(runs).await;
-    let summary: Vec<String> =
-        results.iter().map(|(t, _, r, d)| format!("{t}: {:?} in {d:?}", r.as_ref().map(text_of))).collect();
-    for (tool, expected, result, took) in results {
-        let result = result.map_err(|e| anyhow::anyhow!("{tool}: {e}\n{}", summary.join("\n")))?;
-        let text = text_of(&result);
-        assert_eq!(result.is_error, Some(true), "{tool}: {text}");
-        assert!(text.contains(expected), "{tool}: {text}\n{}", summary.join("\n"));
-        assert!(!text.contains("wasm backtrace") && !text.contains("unreachable"), "no trap dump: {text}");
-        assert!(took < Duration::from_millis(1500) + SLACK, "{tool} took {took:?}");
-    }
-    let greeted = greeter.stop().await;
-    assert!(greeted.ok >= 3, "other calls were served meanwhile: {greeted:?}");
-    assert_eq!(greeted.bad, 0, "no other call failed: {greeted:?}");
-    Ok(())
+    failures_are_contained("ts-errors", &cases).await
 }

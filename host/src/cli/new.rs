@@ -170,17 +170,17 @@ fn files(name: &str, lang: Lang, sdk: &Path) -> Vec<(&'static str, String)> {
         Lang::Rust => {
             files.push(("Cargo.toml", fill(RUST_CARGO)));
             files.push(("src/lib.rs", fill(RUST_LIB)));
-            files.push(("Makefile", fill(RUST_MAKEFILE)));
+            files.push(("Makefile", fill(&format!("{RUST_MAKEFILE}{INSTALL_RULE}"))));
             files.push((".gitignore", "/target\n/*.wasm\n".to_owned()));
         }
         Lang::Python => {
             files.push(("app.py", fill(PYTHON_APP)));
-            files.push(("Makefile", fill(PYTHON_MAKEFILE)));
+            files.push(("Makefile", fill(&format!("{PYTHON_MAKEFILE}{INSTALL_RULE}"))));
             files.push((".gitignore", "/*.wasm\n__pycache__/\n".to_owned()));
         }
         Lang::Typescript => {
             files.push(("app.ts", fill(TS_APP)));
-            files.push(("Makefile", fill(TS_MAKEFILE)));
+            files.push(("Makefile", fill(&format!("{TS_MAKEFILE}{INSTALL_RULE}"))));
             files.push(("tsconfig.json", fill(TS_CONFIG)));
             files.push((".gitignore", "/*.wasm\n".to_owned()));
         }
@@ -267,7 +267,10 @@ TARGET_DIR ?= target
 {name}.wasm: Cargo.toml src/lib.rs
 	$(CARGO) build --release --target wasm32-wasip2 --target-dir $(TARGET_DIR)
 	cp $(TARGET_DIR)/wasm32-wasip2/release/{crate}.wasm $@
+"#;
 
+/// The `install` target every scaffold's Makefile ends with (temporary names, then rename).
+const INSTALL_RULE: &str = r#"
 install: {name}.wasm
 	mkdir -p $(PLUGIN_DIR)
 	cp plugin.toml $(PLUGIN_DIR)/.{name}.toml.tmp && mv $(PLUGIN_DIR)/.{name}.toml.tmp $(PLUGIN_DIR)/{name}.toml
@@ -299,13 +302,6 @@ SDK := {sdk}/python
 {name}.wasm: app.py
 	$(COMPONENTIZE_PY) componentize app -p . -p $(SDK) -o $@.tmp
 	mv $@.tmp $@
-
-install: {name}.wasm
-	mkdir -p $(PLUGIN_DIR)
-	cp plugin.toml $(PLUGIN_DIR)/.{name}.toml.tmp && mv $(PLUGIN_DIR)/.{name}.toml.tmp $(PLUGIN_DIR)/{name}.toml
-	cp {name}.wasm $(PLUGIN_DIR)/.{name}.wasm.tmp && mv $(PLUGIN_DIR)/.{name}.wasm.tmp $(PLUGIN_DIR)/{name}.wasm
-
-.PHONY: install
 "#;
 
 const TS_APP: &str = r#"// The {name} plugin.
@@ -335,13 +331,6 @@ SDK := {sdk}/typescript
 
 {name}.wasm: app.ts
 	$(NODE) $(SDK)/bin/build.mjs app.ts -o $@
-
-install: {name}.wasm
-	mkdir -p $(PLUGIN_DIR)
-	cp plugin.toml $(PLUGIN_DIR)/.{name}.toml.tmp && mv $(PLUGIN_DIR)/.{name}.toml.tmp $(PLUGIN_DIR)/{name}.toml
-	cp {name}.wasm $(PLUGIN_DIR)/.{name}.wasm.tmp && mv $(PLUGIN_DIR)/.{name}.wasm.tmp $(PLUGIN_DIR)/{name}.wasm
-
-.PHONY: install
 "#;
 
 const TS_CONFIG: &str = r#"{

@@ -292,13 +292,11 @@ fn read_baseline(
     conn: &odbc_api::Connection<'static>,
     query: &str,
 ) -> Result<Vec<(String, String)>, odbc_api::Error> {
-    conn.set_autocommit(true)?;
-    let rows = conn.execute(query, (), None).and_then(|cursor| match cursor {
+    let rows = in_autocommit(conn, || match conn.execute(query, (), None)? {
         Some(cursor) => fetch(cursor, 256, 256 * 1024),
         None => Ok(Rows::default()),
-    });
-    conn.set_autocommit(false)?;
-    Ok(rows?
+    })?;
+    Ok(rows
         .rows
         .into_iter()
         .filter_map(|row| match (row.first(), row.get(1)) {
@@ -500,10 +498,18 @@ fn acting_user(
 /// The values of the plan's login query, asked in autocommit mode so the check leaves no
 /// transaction open that would need ending.
 fn read_login(conn: &odbc_api::Connection<'static>, query: &str) -> Result<Vec<String>, odbc_api::Error> {
+    in_autocommit(conn, || scalar_texts(conn, query))
+}
+
+/// Runs `f` with `conn` in autocommit mode, then back in manual-commit mode.
+fn in_autocommit<T>(
+    conn: &odbc_api::Connection<'static>,
+    f: impl FnOnce() -> Result<T, odbc_api::Error>,
+) -> Result<T, odbc_api::Error> {
     conn.set_autocommit(true)?;
-    let values = scalar_texts(conn, query);
+    let result = f();
     conn.set_autocommit(false)?;
-    values
+    result
 }
 
 /// The first row of `query` (no parameters) as text values.
