@@ -7,7 +7,7 @@ EXAMPLES := sample sql orders py-sample py-sql ts-sample
 WASM_DIR := target/wasm32-wasip2/release
 RUN_DIR  := run/plugins
 
-.PHONY: run test deps test-deps node node22 py-deps ts-deps plugins install-plugins build lint fmt bench bench-login load load-languages clean
+.PHONY: soak run test deps test-deps node node22 py-deps ts-deps plugins install-plugins build lint fmt bench bench-login load load-languages clean
 
 ## Everything the build needs that a fresh Debian machine with rustup may lack.
 deps:
@@ -162,6 +162,14 @@ bench: plugins
 bench-login: test-deps plugins
 	$(CARGO) build --release -p warden
 	WARDEN_BIN=$(CURDIR)/target/release/warden $(CARGO) run --release -p warden-tests --example login_rate
+
+## The soak run (not part of `make test`): 15 minutes (SOAK_SECS) of mixed load while plugins
+## reload, PostgreSQL backends die, the IdP rotates its key and a Redis of its own restarts; see
+## tests/bench/soak.rs. Needs redis-server (Debian redis-server).
+soak: test-deps plugins
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	$(CARGO) build --workspace --bins --tests
+	$(CARGO) run -p warden-tests --example soak
 
 ## Load test over HTTP, side by side with a bare axum handler (needs wrk).
 load: plugins

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use odbc_api::{ConnectionOptions, IntoParameter};
 use warden::config::Config;
-use warden::db::{Database, Grant, SqlValue};
+use warden::db::{Budget, Database, Grant, SqlValue};
 use warden::shared::{Identity, IdentityData};
 
 fn psql(db: &str, sql: &str) {
@@ -123,7 +123,8 @@ fn db_query(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let deadline = Instant::now() + Duration::from_secs(5);
-                let mut session = database.session(&caller, Grant::ReadOnly, deadline);
+                let mut session =
+                    database.session("bench", &caller, Grant::ReadOnly, Budget::default(), deadline);
                 let rows = session.query(QUERY, vec![SqlValue::Int(7)]).await.expect("session query");
                 assert_eq!(rows.rows.len(), 1);
                 session.finish(true).await;

@@ -402,6 +402,130 @@ async fn a_write_the_database_turns_into_a_query_is_refused_cleanly_and_leaves_n
         driver_digits,
         "with the driver's own settings kept"
     );
+
+    // Everything else a session can carry past a call: a temporary table, a session advisory
+    // lock, LISTEN and a prepared statement, left by a function the guard cannot see into.
+    let leftovers = "(SELECT count(*) FROM pg_prepared_statements WHERE name = 'leaked_plan') \
+                     + (SELECT count(*) FROM pg_listening_channels()) \
+                     + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) \
+                     + (SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema())";
+    pg.sql(&format!(
+        "CREATE FUNCTION leak_everything() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+         CREATE TEMP TABLE leaked (a int); PERFORM pg_advisory_lock(4242); \
+         EXECUTE 'LISTEN leaked_channel'; EXECUTE 'PREPARE leaked_plan AS SELECT 1'; \
+         RETURN ({leftovers})::text; END $$"
+    ))
+    .expect("create function");
+    let leftovers = format!("SELECT {leftovers} AS left_over");
+    let r = call(&alice, "py-rw.query", json!({ "sql": "SELECT leak_everything()" })).await.expect("call");
+    // Three are visible inside the call's own transaction; LISTEN takes effect when it commits.
+    assert!(text_of(&r).contains("\"3\""), "the call left them on its session: {}", text_of(&r));
+    let r = call(&alice, "py-rw.query", json!({ "sql": leftovers })).await.expect("call");
+    let alice_next: Value = serde_json::from_str(&text_of(&r)).expect("a table");
+    let r = call(&bob, "py-rw.query", json!({ "sql": leftovers })).await.expect("call");
+    let bob_next: Value = serde_json::from_str(&text_of(&r)).expect("a table");
+    assert_eq!(bob_next["rows"][0][0], json!(0), "the next caller's session is clean: {bob_next}");
+    assert_eq!(alice_next["rows"][0][0], json!(0), "and so is the same caller's next call: {alice_next}");
+
     let log = warden.log();
     assert!(!log.contains("panicked"), "no panic in the database layer:\n{log}");
+}
+
+/// Runs `py-rw.script`: the statements in one call; each one's `{rows, truncated}` or `{error}`.
+async fn script(client: &McpClient, sqls: &[&str]) -> Vec<Value> {
+    let r = call(client, "py-rw.script", json!({ "sqls": sqls })).await.expect("call");
+    assert_ne!(r.is_error, Some(true), "{}", text_of(&r));
+    let out: Value = serde_json::from_str(&text_of(&r)).expect("results");
+    out["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// Issue 16: a call's statements and rows are bounded by the manifest, within the server's
+/// ceilings; the next call starts with a fresh budget.
+#[tokio::test]
+async fn a_call_spends_at_most_its_manifests_statements_and_rows() {
+    let pg = PgFixture::create().expect("fixture");
+    let config = format!("{LOCAL_AUTH}\n{}{UNLIMITED}", pg.warden_config("set-role", 1));
+    let manifest = "[database]\naccess = \"read-only\"\nstatements_per_call = 3\nrows_per_call = 5\n\
+                    [tools.script]\nscopes = [\"sql:query\"]\n";
+    let warden = Warden::start(&config, |dir| {
+        install(dir, "py-rw", "py-rw");
+        warden_tests::install_manifest(dir, "py-rw", manifest);
+    })
+    .await
+    .expect("start warden");
+    let alice = client_for(&warden, &pg.alice).await;
+    let results = script(
+        &alice,
+        &["SELECT generate_series(1, 3)", "SELECT generate_series(1, 10)", "SELECT 1", "SELECT 1"],
+    )
+    .await;
+    assert_eq!(results[0], json!({ "rows": 3, "truncated": false }), "{results:?}");
+    assert_eq!(results[1], json!({ "rows": 2, "truncated": true }), "cut to the 5 rows left: {results:?}");
+    let rows_spent = results[2]["error"].as_str().unwrap_or_default();
+    assert!(rows_spent.contains("read its 5 rows") && rows_spent.contains("rows_per_call"), "{results:?}");
+    let statements_spent = results[3]["error"].as_str().unwrap_or_default();
+    assert!(
+        statements_spent.contains("used its 3 statements")
+            && statements_spent.contains("statements_per_call"),
+        "{results:?}"
+    );
+    assert_eq!(results.len(), 4);
+    // A new call, a new budget.
+    assert_eq!(
+        script(&alice, &["SELECT generate_series(1, 5)"]).await,
+        vec![json!({ "rows": 5, "truncated": false })]
+    );
+
+    // A manifest asking beyond the server's ceiling is refused, naming the field.
+    let over = "[database]\naccess = \"read-only\"\nrows_per_call = 20000\n[tools.script]\nscopes = []\n";
+    let refused = Warden::start(&config, |dir| {
+        install(dir, "py-rw", "py-rw");
+        warden_tests::install_manifest(dir, "py-rw", over);
+    })
+    .await
+    .expect("start warden");
+    let log = refused.log();
+    assert!(log.contains("database.rows_per_call") && log.contains("max_rows_per_call"), "{log}");
+}
+
+/// Issue 16: a plugin whose statements keep costing pooled connections has its database access
+/// paused (its breaker), while other plugins keep theirs; the pause ends.
+#[tokio::test]
+async fn a_plugin_that_keeps_losing_connections_is_paused_not_the_pool() {
+    let pg = PgFixture::create().expect("fixture");
+    let breaker = "breaker_losses = 2\nbreaker_window_ms = 60000\nbreaker_pause_ms = 3000\n";
+    let config = format!("{LOCAL_AUTH}\n{}{breaker}{UNLIMITED}", pg.warden_config("set-role", 1));
+    // Kills its own backend: what a driver failure or a crash would cost the pool.
+    pg.sql(
+        "CREATE FUNCTION lose_connection() RETURNS boolean LANGUAGE sql SECURITY DEFINER \
+         AS $$ SELECT pg_terminate_backend(pg_backend_pid()) $$",
+    )
+    .expect("create function");
+    let warden = Warden::start(&config, |dir| {
+        install(dir, "py-rw", "py-rw");
+        install(dir, "sql", "sql");
+    })
+    .await
+    .expect("start warden");
+    let alice = client_for(&warden, &pg.alice).await;
+    let bob = client_for(&warden, &pg.bob).await;
+    for attempt in 0..2 {
+        let r =
+            call(&alice, "py-rw.query", json!({ "sql": "SELECT lose_connection()" })).await.expect("call");
+        assert_eq!(r.is_error, Some(true), "attempt {attempt}: {}", text_of(&r));
+        // The one-connection pool refills for the next caller.
+        assert_eq!(current_user(&bob).await, pg.bob, "attempt {attempt}");
+    }
+    let paused = call(&alice, "py-rw.query", json!({ "sql": "SELECT 1" })).await.expect("call");
+    assert_eq!(paused.is_error, Some(true), "{}", text_of(&paused));
+    assert!(text_of(&paused).contains("paused"), "{}", text_of(&paused));
+    // Another plugin, as another user, on the same pool: unaffected.
+    assert_eq!(visible_owners(&bob).await.len(), BOB_ORDERS);
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let r = call(&alice, "py-rw.query", json!({ "sql": "SELECT current_user" })).await.expect("call");
+    assert_ne!(r.is_error, Some(true), "the pause ended: {}", text_of(&r));
+    assert!(text_of(&r).contains(&pg.alice), "{}", text_of(&r));
+    let log = warden.log();
+    assert!(log.contains("database access is paused"), "the trip is logged:\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
 }

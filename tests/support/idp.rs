@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::{listening_url, repo_root};
+use crate::{listening_url, node_path, repo_root};
 
 /// A running test IdP; killed on drop.
 pub struct Idp {
@@ -31,9 +31,13 @@ impl Idp {
         if !dir.join("node_modules").join("oidc-provider").exists() {
             bail!("tests/idp/node_modules is missing: run `npm ci --prefix tests/idp` (`make test` does)");
         }
+        // The Node `make test` runs (Node 22 under target/node where the machine's is older), also
+        // when nextest is run directly: oidc-provider 9 does not support Node 20 ("Unsupported
+        // runtime"), which every failed start on record ran.
         let stderr_log = tempfile::NamedTempFile::new()?;
         let mut child = Command::new("node")
             .arg(dir.join("idp.mjs"))
+            .env("PATH", node_path())
             .env("IDP_PORT", port.to_string())
             .env("IDP_RESOURCES", resources.join(","))
             .env("IDP_CLIENTS", clients.to_string())
@@ -42,10 +46,13 @@ impl Idp {
             .stdout(Stdio::piped())
             .stderr(stderr_log.reopen()?)
             .spawn()
-            .context("start node (is Node.js 20+ installed?)")?;
-        let Some(issuer) = listening_url(&mut child, Duration::from_secs(60)) else {
-            let log = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
-            bail!("the test IdP did not start:\n{log}");
+            .context("start node (is Node.js 22+ installed? `make test-deps` installs it)")?;
+        let issuer = match listening_url(&mut child, Duration::from_secs(60)) {
+            Ok(issuer) => issuer,
+            Err(how) => {
+                let stderr = std::fs::read_to_string(stderr_log.path()).unwrap_or_default();
+                bail!("the test IdP did not start: {how}\nits stderr:\n{stderr}");
+            }
         };
         Ok(Idp { child, issuer, http: reqwest::Client::new() })
     }

@@ -140,23 +140,36 @@ pub fn install_manifest(dir: &Path, stem: &str, text: &str) {
 }
 
 /// Waits for `child` to print `listening on URL` on stdout and returns the URL. On timeout or
-/// exit, kills and reaps the child and returns `None`.
-pub fn listening_url(child: &mut Child, limit: Duration) -> Option<String> {
-    let stdout = child.stdout.take()?;
+/// exit, kills and reaps the child and says which it was, how long it took, and every line the
+/// child printed on stdout (the caller adds the child's stderr).
+pub fn listening_url(child: &mut Child, limit: Duration) -> Result<String, String> {
+    let started = Instant::now();
+    let Some(stdout) = child.stdout.take() else { return Err("the child's stdout is not piped".into()) };
     let (tx, rx) = std::sync::mpsc::channel();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let lines = seen.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(url) = line.strip_prefix("listening on ") {
                 let _ = tx.send(url.to_owned());
             }
+            lines.lock().unwrap().push(line);
         }
     });
-    let url = rx.recv_timeout(limit).ok();
-    if url.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
+    let outcome = rx.recv_timeout(limit);
+    if let Ok(url) = outcome {
+        return Ok(url);
     }
-    url
+    let elapsed = started.elapsed().as_millis();
+    let exited = child.try_wait().ok().flatten();
+    let _ = child.kill();
+    let status = child.wait().map_or_else(|e| e.to_string(), |s| s.to_string());
+    let how = match exited {
+        Some(_) => format!("exited ({status}) after {elapsed} ms without printing `listening on`"),
+        None => format!("printed no `listening on` line within {elapsed} ms (then killed: {status})"),
+    };
+    let stdout = seen.lock().map(|l| l.join("\n")).unwrap_or_default();
+    Err(format!("{how}; its stdout:\n{stdout}"))
 }
 
 /// A free TCP port on 127.0.0.1 (for servers that must know their port before they start).

@@ -246,9 +246,11 @@ fn launch(config_path: &Path, log: &Path) -> anyhow::Result<(Child, String)> {
         .stderr(log_file)
         .spawn()
         .context("spawn warden")?;
-    let Some(base_url) = listening_url(&mut child, Duration::from_secs(60)) else {
-        let _ = child.kill();
-        bail!("warden did not start:\n{}", std::fs::read_to_string(log).unwrap_or_default());
-    };
-    Ok((child, base_url))
+    match listening_url(&mut child, Duration::from_secs(60)) {
+        Ok(base_url) => Ok((child, base_url)),
+        Err(how) => bail!(
+            "warden did not start: {how}\nits log (stderr):\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        ),
+    }
 }

@@ -126,14 +126,18 @@ impl App {
 
         let shared = Origin {
             team: None,
-            ceilings: Ceilings::server(&config.runtime).with_http(&config.http, None),
+            ceilings: Ceilings::server(&config.runtime)
+                .with_http(&config.http, None)
+                .with_database(&config.database),
             trust: TrustPolicy::from_config(config.plugins.require_signatures, &config.plugins.trusted_keys),
         };
         let mut sources = vec![(config.plugins.dir.clone(), "plugins.dir".to_owned(), shared)];
         for (i, team) in config.teams.iter().enumerate() {
             let origin = Origin {
                 team: Some(team.name.clone()),
-                ceilings: Ceilings::team(&config.runtime, team).with_http(&config.http, Some(team)),
+                ceilings: Ceilings::team(&config.runtime, team)
+                    .with_http(&config.http, Some(team))
+                    .with_database(&config.database),
                 trust: TrustPolicy::from_config(team.require_signatures, &team.trusted_keys),
             };
             sources.push((team.plugins_dir.clone(), format!("teams[{i}].plugins_dir"), origin));

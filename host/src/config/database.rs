@@ -43,6 +43,19 @@ pub struct DatabaseConfig {
     pub max_bytes: usize,
     /// A connection idle longer than this is pinged before it is lent out, in milliseconds.
     pub health_check_idle_ms: u64,
+    /// Most statements one plugin call may send (the ceiling of a manifest's
+    /// `database.statements_per_call`).
+    pub max_statements_per_call: u64,
+    /// Most rows one plugin call may read over all its queries (the ceiling of a manifest's
+    /// `database.rows_per_call`).
+    pub max_rows_per_call: u64,
+    /// Pooled connections a plugin's statements may cost within `breaker_window_ms` before its
+    /// database access is paused.
+    pub breaker_losses: u32,
+    /// The window `breaker_losses` is counted over, in milliseconds.
+    pub breaker_window_ms: u64,
+    /// How long a plugin's database access stays paused once its breaker trips, in milliseconds.
+    pub breaker_pause_ms: u64,
 }
 
 /// SQL dialect of the data source.
@@ -105,6 +118,11 @@ impl Default for DatabaseConfig {
             max_rows: 1_000,
             max_bytes: 1024 * 1024,
             health_check_idle_ms: 30_000,
+            max_statements_per_call: 100,
+            max_rows_per_call: 10_000,
+            breaker_losses: 5,
+            breaker_window_ms: 60_000,
+            breaker_pause_ms: 30_000,
         }
     }
 }

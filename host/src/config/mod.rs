@@ -459,4 +459,6 @@ fn auth0_issuer(domain: &str) -> String {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

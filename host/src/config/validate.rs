@@ -200,6 +200,22 @@ impl Config {
                 "use at least 1 (the default is 1000)",
             );
         }
+        for (field, value) in [
+            ("database.max_statements_per_call", db.max_statements_per_call),
+            ("database.max_rows_per_call", db.max_rows_per_call),
+            ("database.breaker_losses", u64::from(db.breaker_losses)),
+            ("database.breaker_window_ms", db.breaker_window_ms),
+            ("database.breaker_pause_ms", db.breaker_pause_ms),
+        ] {
+            if value == 0 {
+                bad(
+                    field,
+                    "must be above 0".into(),
+                    "remove it for the default (100 statements and 10000 rows per call; 5 connection \
+                     losses in 60000 ms pause a plugin's database access for 30000 ms)",
+                );
+            }
+        }
         if db.max_bytes < 1024 {
             bad("database.max_bytes", format!("{} bytes is too small", db.max_bytes), "use at least 1024");
         }

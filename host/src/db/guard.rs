@@ -306,3 +306,6 @@ fn is_denied_function(lower: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -7,6 +7,7 @@
 //! transaction, confirm the session is the pool login again, then return the connection, or
 //! drop it if anything about its state is in doubt.
 
+mod breaker;
 mod demo;
 mod dialect;
 pub mod guard;
@@ -87,6 +88,28 @@ pub enum OpenError {
     Demo(demo::DemoError),
 }
 
+/// What one plugin call may spend on the database, over all its statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Statements the call may send (refused ones count too).
+    pub statements: u64,
+    /// Rows the call's queries may read in total.
+    pub rows: u64,
+}
+
+impl Budget {
+    /// The server's ceiling from `[database]`, the budget of a manifest that does not narrow it.
+    pub fn ceiling(config: &crate::config::DatabaseConfig) -> Budget {
+        Budget { statements: config.max_statements_per_call, rows: config.max_rows_per_call }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::ceiling(&crate::config::DatabaseConfig::default())
+    }
+}
+
 /// Resolved per-call rules from `[database]`.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -102,6 +125,7 @@ pub(crate) struct Settings {
 pub struct Database {
     pool: pool::Pool,
     settings: Settings,
+    breakers: breaker::Breakers,
 }
 
 impl std::fmt::Debug for Database {
@@ -141,18 +165,26 @@ impl Database {
             db.pool_size,
             Duration::from_millis(db.acquire_timeout_ms),
         );
-        Ok(Some(Arc::new(Database { pool, settings })))
+        let breakers = breaker::Breakers::new(breaker::BreakerRule {
+            losses: db.breaker_losses,
+            window: Duration::from_millis(db.breaker_window_ms),
+            pause: Duration::from_millis(db.breaker_pause_ms),
+        });
+        Ok(Some(Arc::new(Database { pool, settings, breakers })))
     }
 
-    /// A session for one plugin call by `caller` under `grant`. It takes a connection only when
-    /// the plugin sends its first statement, and must be ended with [`CallSession::finish`].
+    /// A session for one call of `plugin` (its namespace, which its breaker is kept under) by
+    /// `caller` under `grant` and `budget`. It takes a connection only when the plugin sends its
+    /// first statement, and must be ended with [`CallSession::finish`].
     pub fn session(
         self: &Arc<Self>,
+        plugin: &str,
         caller: &Identity,
         grant: Grant,
+        budget: Budget,
         deadline: std::time::Instant,
     ) -> CallSession {
-        CallSession::new(self.clone(), self.database_user(caller), grant, deadline)
+        CallSession::new(self.clone(), plugin, self.database_user(caller), grant, budget, deadline)
     }
 
     /// The database user `caller`'s calls act as, when impersonation is on and a safe name

@@ -169,8 +169,11 @@ impl Drop for Lease {
 /// Rolls back and closes `conn`. odbc-api panics if a disconnect fails; a broken connection
 /// must never take the host down, so that is contained here.
 fn close(conn: Connection<'static>) {
-    let _ = conn.rollback();
-    if std::panic::catch_unwind(AssertUnwindSafe(move || drop(conn))).is_err() {
+    let closed = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let _ = conn.rollback();
+        drop(conn);
+    }));
+    if closed.is_err() {
         tracing::warn!("closing a database connection failed; it was abandoned");
     }
 }

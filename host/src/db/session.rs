@@ -8,14 +8,21 @@ use odbc_api::handles::{SqlResult, slice_to_cow_utf8};
 use super::guard::{self, Grant, GuardError, Purpose};
 use super::pool::Lease;
 use super::rows::{bind, fetch};
-use super::{Database, DbError, Rows, Settings, SqlValue};
+use super::{Budget, Database, DbError, Rows, Settings, SqlValue};
 
 /// The database side of one plugin call. Takes a connection on the first statement and keeps it,
 /// inside one transaction, until [`CallSession::finish`].
 pub struct CallSession {
     db: Arc<Database>,
+    /// The plugin's namespace, which its breaker is kept under.
+    plugin: String,
     user: Result<String, DbError>,
     grant: Grant,
+    budget: Budget,
+    /// Statements asked for so far, refused ones included.
+    statements: u64,
+    /// Rows read so far.
+    rows_read: u64,
     deadline: Instant,
     lease: Option<Lease>,
     /// Why opening the transaction failed, if it did: later statements of the call get the same answer.
@@ -37,11 +44,25 @@ enum Outcome {
 impl CallSession {
     pub(crate) fn new(
         db: Arc<Database>,
+        plugin: &str,
         user: Result<String, DbError>,
         grant: Grant,
+        budget: Budget,
         deadline: Instant,
     ) -> Self {
-        CallSession { db, user, grant, deadline, lease: None, open_failed: None, statement_failed: false }
+        CallSession {
+            db,
+            plugin: plugin.to_owned(),
+            user,
+            grant,
+            budget,
+            statements: 0,
+            rows_read: 0,
+            deadline,
+            lease: None,
+            open_failed: None,
+            statement_failed: false,
+        }
     }
 
     /// Runs one read statement with bound `params`.
@@ -62,7 +83,36 @@ impl CallSession {
     }
 
     async fn run(&mut self, sql: &str, params: Vec<SqlValue>, purpose: Purpose) -> Result<Outcome, DbError> {
+        self.statements += 1;
+        if self.statements > self.budget.statements {
+            return Err(DbError::NotPermitted(format!(
+                "this call has used its {} statements (the manifest's database.statements_per_call, \
+                 within the server's database.max_statements_per_call)",
+                self.budget.statements
+            )));
+        }
         let user = self.user.clone()?;
+        if let Some(left) = self.db.breakers.paused(&self.plugin) {
+            return Err(DbError::Unavailable(format!(
+                "this plugin's database access is paused for {} s more: its statements cost too many \
+                 connections recently (database.breaker_losses)",
+                left.as_secs().max(1)
+            )));
+        }
+        let max_rows = match purpose {
+            Purpose::Query => {
+                let left = self.budget.rows.saturating_sub(self.rows_read);
+                if left == 0 {
+                    return Err(DbError::NotPermitted(format!(
+                        "this call has read its {} rows (the manifest's database.rows_per_call, within \
+                         the server's database.max_rows_per_call)",
+                        self.budget.rows
+                    )));
+                }
+                self.db.settings.max_rows.min(usize::try_from(left).unwrap_or(usize::MAX))
+            }
+            Purpose::Execute => self.db.settings.max_rows,
+        };
         let settings = &self.db.settings;
         let checked = guard::check(sql, settings.plan.dialect, self.grant, purpose).map_err(|e| match e {
             GuardError::Invalid(m) => DbError::Invalid(m),
@@ -87,7 +137,9 @@ impl CallSession {
                 let read_only = self.grant == Grant::ReadOnly;
                 let user = user.clone();
                 let (lease_back, opened) = blocking(move || {
-                    let result = open(&mut lease, &settings, &user, read_only, timeout);
+                    let result = contained(&mut lease, "opening the call", |lease| {
+                        open(lease, &settings, &user, read_only, timeout)
+                    });
                     (lease, result)
                 })
                 .await?;
@@ -103,16 +155,34 @@ impl CallSession {
         };
 
         let settings = settings.clone();
+        let cap = Cap { rows: max_rows, bytes: settings.max_bytes };
         let (lease_back, result) = blocking(move || {
-            let result = statement(&mut lease, &settings, &user, &checked.sql, &params, purpose, timeout);
+            let result = contained(&mut lease, "a statement", |lease| {
+                statement(lease, &settings, &user, &checked.sql, &params, purpose, cap, timeout)
+            });
             (lease, result)
         })
         .await?;
+        if lease_back.conn.is_none() {
+            self.lost_connection();
+        }
         self.lease = Some(lease_back);
-        if result.is_err() {
-            self.statement_failed = true;
+        match &result {
+            Ok(Outcome::Rows(rows)) => self.rows_read += rows.rows.len() as u64,
+            Ok(_) => {}
+            Err(_) => self.statement_failed = true,
         }
         result
+    }
+
+    /// One of this call's statements cost its connection: counted against the plugin's breaker.
+    fn lost_connection(&self) {
+        if self.db.breakers.record_loss(&self.plugin) {
+            tracing::warn!(
+                plugin = %self.plugin,
+                "a plugin's statements cost too many database connections; its database access is paused"
+            );
+        }
     }
 
     /// The time a statement may take now: the configured limit, cut to what is left of the call.
@@ -131,7 +201,23 @@ impl CallSession {
         let Some(lease) = self.lease.take() else { return };
         let commit = call_succeeded && self.grant == Grant::ReadWrite && !self.statement_failed;
         let settings = self.db.settings.clone();
-        let _ = blocking(move || end(lease, &settings, commit)).await;
+        let ran_statements = self.statements > 0;
+        let ended = blocking(move || {
+            let mut lease = lease;
+            let kept = contained(&mut lease, "ending the call", |lease| Ok(end(lease, &settings, commit)));
+            if kept == Ok(true) {
+                lease.release();
+                true
+            } else {
+                lease.discard();
+                false
+            }
+        });
+        if let Ok(false) = ended.await
+            && ran_statements
+        {
+            self.lost_connection();
+        }
     }
 }
 
@@ -156,6 +242,26 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         tracing::error!(error = %e, "database worker failed");
         DbError::Unavailable("internal database error".into())
     })
+}
+
+/// Runs `f`, the driver work of one step of a call, containing a panic from the driver (odbc-api
+/// panics on some failures: closing a cursor, dropping a statement, disconnecting) so that it
+/// never unwinds through the lease, whose drop talks to the driver again: the connection, whose
+/// state is then unknown, is discarded and the step fails.
+fn contained<T>(
+    lease: &mut Lease,
+    step: &str,
+    f: impl FnOnce(&mut Lease) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *lease))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let reason = panic_message(panic.as_ref());
+            tracing::error!(reason, step, "the database driver panicked; connection dropped");
+            lease.discard();
+            Err(DbError::Invalid(format!("the database driver failed on this statement: {reason}")))
+        }
+    }
 }
 
 /// Closes `cursor` without odbc-api's drop, which panics when the close fails; false if it did.
@@ -343,6 +449,14 @@ fn impersonate(
     Ok(())
 }
 
+/// How much one query may return.
+#[derive(Clone, Copy)]
+struct Cap {
+    rows: usize,
+    bytes: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn statement(
     lease: &mut Lease,
     settings: &Settings,
@@ -350,6 +464,7 @@ fn statement(
     sql: &str,
     params: &[SqlValue],
     purpose: Purpose,
+    cap: Cap,
     timeout: Duration,
 ) -> Result<Outcome, DbError> {
     let Some(conn) = &lease.conn else { return Err(DbError::Unavailable("no connection".into())) };
@@ -361,7 +476,7 @@ fn statement(
         let bound = bind(params);
         match purpose {
             Purpose::Query => Ok(Outcome::Rows(match stmt.execute(sql, &bound[..])? {
-                Some(cursor) => fetch(cursor, settings.max_rows, settings.max_bytes)?,
+                Some(cursor) => fetch(cursor, cap.rows, cap.bytes)?,
                 None => Rows::default(),
             })),
             Purpose::Execute => {
@@ -374,24 +489,13 @@ fn statement(
             }
         }
     };
-    // odbc-api panics on some driver failures (closing a cursor, dropping a statement): contain
-    // it here, with the connection, whose state is then unknown, discarded.
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run));
-    let outcome = match ran {
-        Ok(result) => result.map_err(|e| {
-            let failure = classify(&e);
-            if failure.broken {
-                lease.discard();
-            }
-            failure.error
-        })?,
-        Err(panic) => {
-            let reason = panic_message(panic.as_ref());
-            tracing::error!(reason, "the database driver panicked on a statement; connection dropped");
+    let outcome = run().map_err(|e| {
+        let failure = classify(&e);
+        if failure.broken {
             lease.discard();
-            return Err(DbError::Invalid(format!("the database driver failed on this statement: {reason}")));
         }
-    };
+        failure.error
+    })?;
     let outcome = match outcome {
         Outcome::ReturnedRows { closed } => {
             if !closed {
@@ -426,9 +530,9 @@ fn statement(
 }
 
 /// Ends the transaction, resets the session (where the dialect can) and confirms the connection
-/// is the pool login again; returns it to the pool only then.
-fn end(mut lease: Lease, settings: &Settings, commit: bool) {
-    let Some(conn) = &lease.conn else { return };
+/// is the pool login again; true if it may go back to the pool (or is already gone).
+fn end(lease: &mut Lease, settings: &Settings, commit: bool) -> bool {
+    let Some(conn) = &lease.conn else { return true };
     let mut ok = true;
     if let Some(revert) = settings.plan.revert() {
         ok &= conn.execute(revert, (), None).is_ok();
@@ -470,11 +574,7 @@ fn end(mut lease: Lease, settings: &Settings, commit: bool) {
             }
         }
     }
-    if ok {
-        lease.release();
-    } else {
-        lease.discard();
-    }
+    ok
 }
 
 /// `None` if the connection acts as `user` (per the plan's `current_user_query`; exact on

@@ -95,6 +95,61 @@ fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<St
     }
 }
 
+/// What the guard makes of a body, before any identity or registry is consulted.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Inspection {
+    /// Not JSON: answered -32700.
+    Malformed(String),
+    /// JSON, but not one JSON-RPC message (a batch, a bare value): answered -32600.
+    NotAMessage(&'static str),
+    /// A request whose params do not fit its method: answered -32602.
+    BadParams {
+        /// The request's id.
+        id: Option<serde_json::Value>,
+        /// Its method.
+        method: String,
+        /// What is wrong, from rmcp's own parameter types.
+        problem: String,
+    },
+    /// A request or notification with a method, passed on after the checks that need it.
+    Request {
+        /// Its id (`None`: a notification).
+        id: Option<serde_json::Value>,
+        /// Its method.
+        method: String,
+        /// Its params.
+        params: Option<serde_json::Value>,
+    },
+    /// Anything else that is a message (a response to a server request): passed on unchecked.
+    Other,
+}
+
+/// Reads `bytes` as one JSON-RPC message, once.
+pub(crate) fn inspect(bytes: &[u8]) -> Inspection {
+    let value = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => v,
+        Err(e) => return Inspection::Malformed(format!("the body is not valid JSON: {e}")),
+    };
+    let is_message = value.as_object().is_some_and(|o| {
+        o.get("jsonrpc").and_then(serde_json::Value::as_str) == Some("2.0")
+            && (o.contains_key("method") || o.contains_key("result") || o.contains_key("error"))
+    });
+    if !is_message {
+        return Inspection::NotAMessage(if value.is_array() {
+            "a JSON-RPC batch, which MCP does not allow"
+        } else {
+            "not a JSON-RPC message"
+        });
+    }
+    let Ok(Peek { id, method: Some(method), params }) = serde_json::from_value::<Peek>(value) else {
+        return Inspection::Other;
+    };
+    if let Some(problem) = params_problem(&method, params.as_ref()) {
+        return Inspection::BadParams { id, method, problem };
+    }
+    Inspection::Request { id, method, params }
+}
+
 /// A JSON-RPC error response with `status`.
 fn jsonrpc_error(status: StatusCode, id: Option<serde_json::Value>, code: i64, message: String) -> Response {
     let body = json!({ "jsonrpc": "2.0", "id": id.unwrap_or(serde_json::Value::Null), "error": { "code": code, "message": message } });
@@ -131,40 +186,26 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             return (StatusCode::BAD_REQUEST, "could not read the request body").into_response();
         }
     };
-    let value = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(v) => v,
-        Err(e) => return parse_error(&format!("the body is not valid JSON: {e}")),
-    };
-    let is_message = value.as_object().is_some_and(|o| {
-        o.get("jsonrpc").and_then(serde_json::Value::as_str) == Some("2.0")
-            && (o.contains_key("method") || o.contains_key("result") || o.contains_key("error"))
-    });
-    if !is_message {
-        let what = if value.is_array() {
-            "a JSON-RPC batch, which MCP does not allow"
-        } else {
-            "not a JSON-RPC message"
-        };
-        return jsonrpc_error(
-            StatusCode::BAD_REQUEST,
-            None,
-            -32600,
-            format!("Invalid Request: the body is {what}; send one request or notification per POST"),
-        );
-    }
-    let peek = serde_json::from_value::<Peek>(value.clone()).ok();
-    if let Some(Peek { id, method: Some(method), .. }) = &peek
-        && let Some(problem) = params_problem(method, value.get("params"))
-    {
-        return jsonrpc_error(
-            StatusCode::OK,
-            id.clone(),
-            -32602,
-            format!("Invalid params for {method}: {problem}"),
-        );
-    }
-    let Some(Peek { id, method: Some(method), params }) = peek else {
-        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (id, method, params) = match inspect(&bytes) {
+        Inspection::Malformed(problem) => return parse_error(&problem),
+        Inspection::NotAMessage(what) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                -32600,
+                format!("Invalid Request: the body is {what}; send one request or notification per POST"),
+            );
+        }
+        Inspection::BadParams { id, method, problem } => {
+            return jsonrpc_error(
+                StatusCode::OK,
+                id,
+                -32602,
+                format!("Invalid params for {method}: {problem}"),
+            );
+        }
+        Inspection::Request { id, method, params } => (id, method, params),
+        Inspection::Other => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
     };
     let params = params.as_ref();
     let asked = match method.as_str() {
@@ -353,3 +394,6 @@ fn parse_error(message: &str) -> Response {
     let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32700, "message": format!("Parse error: {message}") } });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
+
+#[cfg(test)]
+mod properties;

@@ -576,7 +576,12 @@ impl LoadedPlugin {
         let db = match grant {
             None => None,
             Some(grant) => {
-                let session = runtime.database.as_ref().map(|db| db.session(caller, grant, deadline));
+                let namespace = self.manifest.namespace();
+                let budget = self.manifest.database_budget;
+                let session = runtime
+                    .database
+                    .as_ref()
+                    .map(|db| db.session(&namespace, caller, grant, budget, deadline));
                 Some(
                     store
                         .data_mut()

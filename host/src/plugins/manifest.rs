@@ -16,6 +16,8 @@
 //!
 //! [database]
 //! access = "read-only"      # none | read-only | read-write
+//! statements_per_call = 20  # optional; capped by database.max_statements_per_call
+//! rows_per_call = 5000      # optional; over all queries; capped by database.max_rows_per_call
 //!
 //! [tools.top_customers]
 //! scopes = ["sales:read"]   # every listed scope is required
@@ -57,7 +59,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{HttpConfig, RuntimeConfig, TeamConfig, check_destination_url};
+use crate::config::{DatabaseConfig, HttpConfig, RuntimeConfig, TeamConfig, check_destination_url};
+use crate::db::Budget;
 use crate::outbound::policy::{Credential, Destination, HttpGrant, HttpLimits, path_within};
 use crate::shared::DatabaseAccess;
 
@@ -76,6 +79,8 @@ pub struct Manifest {
     pub limits: Limits,
     /// Database access granted.
     pub database: DatabaseAccess,
+    /// What one call may spend on the database.
+    pub database_budget: Budget,
     /// Tools the manifest allows, by local name.
     pub tools: BTreeMap<String, ToolGrant>,
     /// Fixed-URI resources the manifest allows, by URI (contract 0.2).
@@ -207,6 +212,8 @@ struct RawLimits {
 struct RawDatabase {
     #[serde(default)]
     access: DatabaseAccess,
+    statements_per_call: Option<u64>,
+    rows_per_call: Option<u64>,
 }
 
 /// Longest plugin name; with a 64-character tool name and the dot this keeps tool names within
@@ -248,6 +255,8 @@ pub struct Ceilings {
     pub fuel_metering: bool,
     /// The most database access.
     pub database: DatabaseAccess,
+    /// The most one call may spend on the database (`[database]`'s per-call ceilings).
+    pub database_budget: Budget,
     /// Outbound HTTP ceilings.
     pub http: HttpCeilings,
     /// The setting that imposes the memory, time and database ceilings, for error messages.
@@ -302,6 +311,7 @@ impl Ceilings {
             max_output_kb: rt.max_output_kb,
             fuel_metering: rt.fuel_metering,
             database: DatabaseAccess::ReadWrite,
+            database_budget: Budget::default(),
             http: HttpCeilings::new(&HttpConfig::default(), None),
             source: "the server's runtime settings".into(),
         }
@@ -310,6 +320,12 @@ impl Ceilings {
     /// These ceilings with outbound HTTP as `http` (and the team's part of it) allows.
     pub fn with_http(mut self, http: &HttpConfig, team: Option<&TeamConfig>) -> Ceilings {
         self.http = HttpCeilings::new(http, team);
+        self
+    }
+
+    /// These ceilings with the per-call database budget `database` allows.
+    pub fn with_database(mut self, database: &DatabaseConfig) -> Ceilings {
+        self.database_budget = Budget::ceiling(database);
         self
     }
 
@@ -326,6 +342,7 @@ impl Ceilings {
             max_output_kb: rt.max_output_kb,
             fuel_metering: rt.fuel_metering,
             database: team.database,
+            database_budget: Budget::default(),
             http: HttpCeilings::new(&HttpConfig::default(), Some(team)),
             source: format!("team {:?}'s ceiling", team.name),
         }
@@ -469,6 +486,23 @@ impl Manifest {
                 ),
             ));
         }
+        let ceiling = c.database_budget;
+        let database_budget = Budget {
+            statements: bounded(
+                "database.statements_per_call",
+                raw.database.statements_per_call,
+                ceiling.statements,
+                ceiling.statements,
+                "database.max_statements_per_call in server.toml",
+            )?,
+            rows: bounded(
+                "database.rows_per_call",
+                raw.database.rows_per_call,
+                ceiling.rows,
+                ceiling.rows,
+                "database.max_rows_per_call in server.toml",
+            )?,
+        };
         if let Some(prefix) = &c.scope_prefix {
             let grants = (raw.tools.iter().map(|(k, g)| (format!("tools.{k}"), g)))
                 .chain(raw.resources.iter().map(|(k, g)| (format!("resources.\"{k}\""), g)))
@@ -515,6 +549,7 @@ impl Manifest {
                 max_output_bytes: usize::try_from(max_output_kb * 1024).unwrap_or(usize::MAX),
             },
             database: raw.database.access,
+            database_budget,
             tools: raw.tools,
             resources: raw.resources,
             resource_templates: raw.resource_templates,
@@ -735,6 +770,9 @@ fn bounded(
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -756,6 +794,26 @@ mod tests {
         let err = Manifest::parse("p", "[limits]\nmemory_mb = 100000\n[tools.t]\n", &rt()).unwrap_err();
         assert!(err.to_string().contains("limits.memory_mb"), "{err}");
         assert!(err.to_string().contains("runtime.max_memory_mb"), "{err}");
+    }
+
+    #[test]
+    fn the_database_budget_defaults_to_the_servers_ceiling_and_may_only_narrow_it() {
+        let db = DatabaseConfig { max_statements_per_call: 50, max_rows_per_call: 500, ..Default::default() };
+        let c = Ceilings::server(&rt()).with_database(&db);
+        let m = Manifest::parse_within("p", "[database]\naccess = \"read-only\"\n[tools.t]\n", &c).unwrap();
+        assert_eq!(m.database_budget, Budget { statements: 50, rows: 500 });
+        let text =
+            "[database]\naccess = \"read-only\"\nstatements_per_call = 3\nrows_per_call = 10\n[tools.t]\n";
+        let m = Manifest::parse_within("p", text, &c).unwrap();
+        assert_eq!(m.database_budget, Budget { statements: 3, rows: 10 });
+        for (text, field) in [
+            ("[database]\nstatements_per_call = 51\n[tools.t]\n", "database.statements_per_call"),
+            ("[database]\nrows_per_call = 501\n[tools.t]\n", "database.rows_per_call"),
+            ("[database]\nrows_per_call = 0\n[tools.t]\n", "database.rows_per_call"),
+        ] {
+            let err = Manifest::parse_within("p", text, &c).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains("in server.toml"), "{err}");
+        }
     }
 
     #[test]
