@@ -109,3 +109,85 @@ async fn in_flight_calls_finish_on_the_version_they_started_with() {
     assert_ne!(r.is_error, Some(true), "{r:?}");
     assert_eq!(text_of(&r), "worked 450 ms");
 }
+
+/// The load error `readyz` shows for `source`, once it mentions `needle` (the files are written
+/// one after the other, so an earlier state may be refused first for another reason).
+async fn refusal_of(warden: &Warden, source: &str, needle: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let ready = warden.readyz().await.unwrap();
+        let text = ready["errors"][source].as_str().unwrap_or_default().to_owned();
+        if text.contains(needle) || started.elapsed() > WAIT {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A plugin claiming a name another one serves (a resource URI, a bare tool name) is refused,
+/// naming both, and the first keeps serving; a plugin replacing itself is no collision; once the
+/// first is gone, the second loads.
+#[tokio::test]
+async fn a_plugin_claiming_a_served_name_is_refused_and_the_first_keeps_serving() {
+    let bare = |name: &str| format!("[plugin]\nname = \"{name}\"\nbare_names = true\n[tools.greet]\n");
+    let warden = Warden::start("", |dir| {
+        install(dir, "chatty", "chatty");
+        install(dir, "bare1", "sample");
+        install_manifest(dir, "bare1", &bare("bare1"));
+    })
+    .await
+    .unwrap();
+    let dir = warden.plugins_dir();
+    let client = warden.client().await.unwrap();
+
+    // The same resource URI from another plugin (URIs have no namespace).
+    let chatty2 =
+        "[plugin]\nname = \"chatty2\"\n[tools.flood]\n[resources.\"chatty://secret\"]\nscopes = []\n";
+    install_manifest(&dir, "chatty2", chatty2);
+    install_wasm(&dir, "chatty2", &std::fs::read(component("chatty")).unwrap());
+    let refusal = refusal_of(&warden, "chatty2", "resource").await;
+    assert!(
+        refusal.contains("resource \"chatty://secret\"") && refusal.contains("already served from chatty"),
+        "{refusal}"
+    );
+    // The same bare tool name.
+    install_manifest(&dir, "bare2", &bare("bare2"));
+    install_wasm(&dir, "bare2", &std::fs::read(component("sample")).unwrap());
+    let refusal = refusal_of(&warden, "bare2", "tool").await;
+    assert!(refusal.contains("tool \"greet\"") && refusal.contains("already served from bare1"), "{refusal}");
+    let names = tool_names(&client).await.unwrap();
+    assert!(!names.iter().any(|n| n.starts_with("chatty2.")), "the refused plugin serves nothing: {names:?}");
+    assert_eq!(names.iter().filter(|n| *n == "greet").count(), 1, "{names:?}");
+
+    // Replacing itself is no collision.
+    install_manifest(
+        &dir,
+        "chatty",
+        "[plugin]\nname = \"chatty\"\n[tools.slow]\n[resources.\"chatty://secret\"]\nscopes = []\n",
+    );
+    assert!(
+        eventually(WAIT, || async { tool_names(&client).await.unwrap().iter().all(|n| n != "chatty.flood") })
+            .await,
+        "the new version of chatty serves"
+    );
+    assert!(warden.readyz().await.unwrap()["errors"].get("chatty").is_none());
+
+    // Once chatty is gone, chatty2 (its files touched) takes the URI.
+    std::fs::remove_file(dir.join("chatty.wasm")).unwrap();
+    assert!(
+        eventually(WAIT, || async {
+            !tool_names(&client).await.unwrap().contains(&"chatty.slow".to_owned())
+        })
+        .await
+    );
+    install_wasm(&dir, "chatty2", &std::fs::read(component("chatty")).unwrap());
+    assert!(
+        eventually(WAIT, || async {
+            tool_names(&client).await.unwrap().contains(&"chatty2.flood".to_owned())
+        })
+        .await,
+        "{}",
+        warden.readyz().await.unwrap()
+    );
+    assert!(warden.readyz().await.unwrap()["errors"].get("chatty2").is_none());
+}

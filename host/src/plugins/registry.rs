@@ -2,8 +2,14 @@
 //!
 //! Readers take an `Arc<Snapshot>` and keep it for the whole call, so a call finishes on the
 //! plugin version it started with even if the plugin is replaced or removed meanwhile.
+//!
+//! A change touches only the plugin it is about: the next snapshot is the previous one's indexes
+//! (shared names, so copying them is cheap) with that plugin's entries taken out and put in, the
+//! collision check looks its names up in them, and whether a list changed is decided by that
+//! plugin's own listing digest. Loading N plugins costs N times one, not N².
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -47,20 +53,20 @@ pub struct ListVersions {
 }
 
 /// An immutable view of the live plugins.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Snapshot {
     /// Live plugins by source (file stem in the plugin directory).
     plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// Plugin namespace -> the source serving it.
+    namespaces: BTreeMap<Arc<str>, Arc<str>>,
     /// Served tool name -> entry. Sorted, so pagination is stable.
-    tools: BTreeMap<String, Entry>,
+    tools: BTreeMap<Arc<str>, Entry>,
     /// Served prompt name -> entry.
-    prompts: BTreeMap<String, Entry>,
+    prompts: BTreeMap<Arc<str>, Entry>,
     /// Resource URI -> entry.
-    resources: BTreeMap<String, Entry>,
+    resources: BTreeMap<Arc<str>, Entry>,
     /// Templates, most specific (longest literal prefix) first, then by text.
     templates: Vec<Entry>,
-    /// Change per list: a string that changes whenever what that list would show changes.
-    signatures: [String; 3],
 }
 
 /// A served tool together with the plugin version that serves it.
@@ -191,46 +197,135 @@ impl Snapshot {
         &self.plugins
     }
 
-    fn rebuilt(plugins: BTreeMap<String, Arc<LoadedPlugin>>) -> Snapshot {
-        let (mut tools, mut prompts, mut resources, mut templates) =
-            (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), Vec::new());
-        for plugin in plugins.values() {
-            for (index, tool) in plugin.tools.iter().enumerate() {
-                tools.insert(tool.name.clone(), (plugin.clone(), index));
+    /// This snapshot with `source` serving `plugin` instead of what it served (`None`: nothing).
+    /// Only that source's entries are touched.
+    fn replaced(&self, source: &str, plugin: Option<Arc<LoadedPlugin>>) -> Snapshot {
+        let mut next = self.clone();
+        if let Some(old) = next.plugins.remove(source) {
+            next.namespaces.remove(old.manifest.namespace().as_str());
+            for tool in &old.tools {
+                next.tools.remove(tool.name.as_str());
             }
-            for (index, prompt) in plugin.prompts.iter().enumerate() {
-                prompts.insert(prompt.name.clone(), (plugin.clone(), index));
+            for prompt in &old.prompts {
+                next.prompts.remove(prompt.name.as_str());
             }
-            for (index, resource) in plugin.resources.iter().enumerate() {
-                resources.insert(resource.uri.clone(), (plugin.clone(), index));
+            for resource in &old.resources {
+                next.resources.remove(resource.uri.as_str());
             }
-            for index in 0..plugin.templates.len() {
-                templates.push((plugin.clone(), index));
+            if !old.templates.is_empty() {
+                next.templates.retain(|(p, _)| !Arc::ptr_eq(p, &old));
             }
         }
-        templates.sort_by(|(a, i), (b, j)| {
-            let (ta, tb) = (&a.templates[*i].template, &b.templates[*j].template);
-            tb.literal_prefix_len().cmp(&ta.literal_prefix_len()).then_with(|| ta.as_str().cmp(tb.as_str()))
-        });
-        let signatures = signatures(&tools, &prompts, &resources, &templates);
-        Snapshot { plugins, tools, prompts, resources, templates, signatures }
+        if let Some(plugin) = plugin {
+            next.namespaces.insert(plugin.manifest.namespace().into(), source.into());
+            for (index, tool) in plugin.tools.iter().enumerate() {
+                next.tools.insert(tool.name.as_str().into(), (plugin.clone(), index));
+            }
+            for (index, prompt) in plugin.prompts.iter().enumerate() {
+                next.prompts.insert(prompt.name.as_str().into(), (plugin.clone(), index));
+            }
+            for (index, resource) in plugin.resources.iter().enumerate() {
+                next.resources.insert(resource.uri.as_str().into(), (plugin.clone(), index));
+            }
+            if !plugin.templates.is_empty() {
+                next.templates.extend((0..plugin.templates.len()).map(|index| (plugin.clone(), index)));
+                next.templates.sort_by(|(a, i), (b, j)| {
+                    let (ta, tb) = (&a.templates[*i].template, &b.templates[*j].template);
+                    tb.literal_prefix_len()
+                        .cmp(&ta.literal_prefix_len())
+                        .then_with(|| ta.as_str().cmp(tb.as_str()))
+                });
+            }
+            next.plugins.insert(source.to_owned(), plugin);
+        }
+        next
+    }
+
+    /// The first name `plugin` would serve that another source already serves here.
+    fn collision(&self, source: &str, plugin: &LoadedPlugin) -> Option<NameCollision> {
+        let collide = |what: String, kind: &'static str, other: &str, fix: &'static str| NameCollision {
+            what,
+            kind,
+            asked_by: source.to_owned(),
+            served_by: other.to_owned(),
+            fix,
+        };
+        let ours = self.plugins.get(source);
+        // The source serving `entry`, when it is another one.
+        let other_source = |entry: &Entry| -> Option<String> {
+            if ours.is_some_and(|o| Arc::ptr_eq(o, &entry.0)) {
+                return None;
+            }
+            let namespace = entry.0.manifest.namespace();
+            Some(self.namespaces.get(namespace.as_str()).map_or(namespace, ToString::to_string))
+        };
+        let namespace = plugin.manifest.namespace();
+        if let Some(other) = self.namespaces.get(namespace.as_str()).filter(|s| &***s != source) {
+            return Some(collide(
+                format!("plugin name {namespace:?}"),
+                "plugin name",
+                other,
+                "give one of them another plugin.name",
+            ));
+        }
+        let rename = "rename one of them (or drop plugin.bare_names)";
+        for t in &plugin.tools {
+            if let Some(other) = self.tools.get(t.name.as_str()).and_then(other_source) {
+                return Some(collide(format!("tool {:?}", t.name), "tool", &other, rename));
+            }
+        }
+        for p in &plugin.prompts {
+            if let Some(other) = self.prompts.get(p.name.as_str()).and_then(other_source) {
+                return Some(collide(format!("prompt {:?}", p.name), "prompt", &other, rename));
+            }
+        }
+        let moved = "serve each URI from one plugin only";
+        for r in &plugin.resources {
+            if let Some(other) = self.resources.get(r.uri.as_str()).and_then(other_source) {
+                return Some(collide(format!("resource {:?}", r.uri), "resource", &other, moved));
+            }
+        }
+        for t in &plugin.templates {
+            let taken =
+                self.templates.iter().find(|(p, i)| p.templates[*i].template.as_str() == t.template.as_str());
+            if let Some(other) = taken.and_then(other_source) {
+                return Some(collide(
+                    format!("resource template {:?}", t.template.as_str()),
+                    "resource template",
+                    &other,
+                    moved,
+                ));
+            }
+        }
+        None
     }
 }
 
-/// Per list (tools, prompts, resources), a string that changes whenever what it shows changes.
-fn signatures(
-    tools: &BTreeMap<String, Entry>,
-    prompts: &BTreeMap<String, Entry>,
-    resources: &BTreeMap<String, Entry>,
-    templates: &[Entry],
-) -> [String; 3] {
+/// Per list (tools, prompts, resources), a digest of what `plugin` puts in it: when a source's
+/// plugin changes, a list's clients are told only if its digest did.
+fn list_digests(plugin: Option<&LoadedPlugin>) -> [u64; 3] {
+    let Some(plugin) = plugin else { return [0; 3] };
+    let digest = |text: String| {
+        if text.is_empty() {
+            return 0;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        h.finish()
+    };
+    let [t, p, r] = listing(plugin);
+    [digest(t), digest(p), digest(r)]
+}
+
+/// Per list (tools, prompts, resources), the text of what `plugin` puts in it.
+fn listing(plugin: &LoadedPlugin) -> [String; 3] {
     use std::fmt::Write as _;
     let mut t = String::new();
-    for (name, (plugin, index)) in tools {
-        let tool = &plugin.tools[*index];
+    for tool in &plugin.tools {
         let _ = writeln!(
             t,
-            "{name}\0{}\0{}\0{}\0{}\0{:?}",
+            "{}\0{}\0{}\0{}\0{}\0{:?}",
+            tool.name,
             tool.description,
             tool.title.as_deref().unwrap_or(""),
             serde_json::to_string(&*tool.input_schema).unwrap_or_default(),
@@ -239,25 +334,22 @@ fn signatures(
         );
     }
     let mut p = String::new();
-    for (name, (plugin, index)) in prompts {
-        let prompt = &plugin.prompts[*index];
+    for prompt in &plugin.prompts {
         let _ = writeln!(
             p,
-            "{name}\0{}\0{:?}\0{:?}\0{:?}",
-            prompt.description, prompt.title, prompt.arguments, prompt.grant.scopes
+            "{}\0{}\0{:?}\0{:?}\0{:?}",
+            prompt.name, prompt.description, prompt.title, prompt.arguments, prompt.grant.scopes
         );
     }
     let mut r = String::new();
-    for (uri, (plugin, index)) in resources {
-        let res = &plugin.resources[*index];
+    for res in &plugin.resources {
         let _ = writeln!(
             r,
-            "{uri}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
-            res.name, res.title, res.description, res.mime_type, res.grant.scopes
+            "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
+            res.uri, res.name, res.title, res.description, res.mime_type, res.grant.scopes
         );
     }
-    for (plugin, index) in templates {
-        let tpl = &plugin.templates[*index];
+    for tpl in &plugin.templates {
         let _ = writeln!(
             r,
             "{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
@@ -270,56 +362,6 @@ fn signatures(
         );
     }
     [t, p, r]
-}
-
-/// The first name `plugin` would serve that another source already serves in `plugins`.
-fn collision(
-    plugins: &BTreeMap<String, Arc<LoadedPlugin>>,
-    source: &str,
-    plugin: &LoadedPlugin,
-) -> Option<NameCollision> {
-    let collide = |what: String, kind: &'static str, other: &str, fix: &'static str| NameCollision {
-        what,
-        kind,
-        asked_by: source.to_owned(),
-        served_by: other.to_owned(),
-        fix,
-    };
-    let namespace = plugin.manifest.namespace();
-    for (other_source, other) in plugins.iter().filter(|(s, _)| s.as_str() != source) {
-        if other.manifest.namespace() == namespace {
-            return Some(collide(
-                format!("plugin name {namespace:?}"),
-                "plugin name",
-                other_source,
-                "give one of them another plugin.name",
-            ));
-        }
-        let rename = "rename one of them (or drop plugin.bare_names)";
-        if let Some(t) = plugin.tools.iter().find(|t| other.tools.iter().any(|o| o.name == t.name)) {
-            return Some(collide(format!("tool {:?}", t.name), "tool", other_source, rename));
-        }
-        if let Some(p) = plugin.prompts.iter().find(|p| other.prompts.iter().any(|o| o.name == p.name)) {
-            return Some(collide(format!("prompt {:?}", p.name), "prompt", other_source, rename));
-        }
-        let moved = "serve each URI from one plugin only";
-        if let Some(r) = plugin.resources.iter().find(|r| other.resources.iter().any(|o| o.uri == r.uri)) {
-            return Some(collide(format!("resource {:?}", r.uri), "resource", other_source, moved));
-        }
-        if let Some(t) = plugin
-            .templates
-            .iter()
-            .find(|t| other.templates.iter().any(|o| o.template.as_str() == t.template.as_str()))
-        {
-            return Some(collide(
-                format!("resource template {:?}", t.template.as_str()),
-                "resource template",
-                other_source,
-                moved,
-            ));
-        }
-    }
-    None
 }
 
 /// Live plugins plus the latest load error per source.
@@ -356,12 +398,9 @@ impl Registry {
     /// nothing changes) if another source already serves the same plugin name.
     pub fn install(&self, source: &str, plugin: LoadedPlugin) -> Result<(), NameCollision> {
         let plugin = Arc::new(plugin);
-        self.update(|plugins| {
-            if let Some(c) = collision(plugins, source, &plugin) {
-                return Err(c);
-            }
-            plugins.insert(source.to_owned(), plugin.clone());
-            Ok(())
+        self.update(source, |snapshot| match snapshot.collision(source, &plugin) {
+            Some(c) => Err(c),
+            None => Ok(Some(plugin.clone())),
         })?;
         self.clear_error(source);
         Ok(())
@@ -370,18 +409,27 @@ impl Registry {
     /// Stops serving whatever `source` served. Returns true if something was removed.
     pub fn remove(&self, source: &str) -> bool {
         self.clear_error(source);
-        self.update(|plugins| Ok::<_, NameCollision>(plugins.remove(source).is_some())).unwrap_or(false)
+        let mut removed = false;
+        let _ = self.update(source, |snapshot| {
+            removed = snapshot.plugins.contains_key(source);
+            Ok::<_, NameCollision>(None)
+        });
+        removed
     }
 
-    fn update<R, E>(
+    /// Replaces what `source` serves with what `change` decides from the current snapshot, and
+    /// tells subscribers which lists changed.
+    fn update<E>(
         &self,
-        change: impl FnOnce(&mut BTreeMap<String, Arc<LoadedPlugin>>) -> Result<R, E>,
-    ) -> Result<R, E> {
+        source: &str,
+        change: impl FnOnce(&Snapshot) -> Result<Option<Arc<LoadedPlugin>>, E>,
+    ) -> Result<(), E> {
         let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let mut plugins = guard.plugins.clone();
-        let result = change(&mut plugins)?;
-        let next = Arc::new(Snapshot::rebuilt(plugins));
-        let changed: [bool; 3] = std::array::from_fn(|i| next.signatures[i] != guard.signatures[i]);
+        let plugin = change(&guard)?;
+        let before = list_digests(guard.plugins.get(source).map(|p| &**p));
+        let after = list_digests(plugin.as_deref());
+        let next = Arc::new(guard.replaced(source, plugin));
+        let changed: [bool; 3] = std::array::from_fn(|i| before[i] != after[i]);
         *guard = next;
         drop(guard);
         if changed.iter().any(|c| *c) {
@@ -391,7 +439,7 @@ impl Registry {
                 v.resources += u64::from(changed[2]);
             });
         }
-        Ok(result)
+        Ok(())
     }
 
     /// Records why `source` failed to load (the working version, if any, keeps serving).
