@@ -157,7 +157,7 @@ impl CallSession {
         let settings = settings.clone();
         let cap = Cap { rows: max_rows, bytes: settings.max_bytes };
         let (lease_back, result) = blocking(move || {
-            let result = contained(&mut lease, "a statement", |lease| {
+            let result = contained(&mut lease, "running a statement", |lease| {
                 statement(lease, &settings, &user, &checked.sql, &params, purpose, cap, timeout)
             });
             (lease, result)
@@ -259,7 +259,7 @@ fn contained<T>(
             let reason = panic_message(panic.as_ref());
             tracing::error!(reason, step, "the database driver panicked; connection dropped");
             lease.discard();
-            Err(DbError::Invalid(format!("the database driver failed on this statement: {reason}")))
+            Err(DbError::Invalid(format!("the database driver failed while {step}: {reason}")))
         }
     }
 }
