@@ -154,11 +154,11 @@ impl CallSession {
             }
         };
 
-        let settings = settings.clone();
-        let cap = Cap { rows: max_rows, bytes: settings.max_bytes };
+        // This query's row cap: the configured one, cut to what is left of the call's budget.
+        let settings = Settings { max_rows, ..settings.clone() };
         let (lease_back, result) = blocking(move || {
             let result = contained(&mut lease, "running a statement", |lease| {
-                statement(lease, &settings, &user, &checked.sql, &params, purpose, cap, timeout)
+                statement(lease, &settings, &user, &checked.sql, &params, purpose, timeout)
             });
             (lease, result)
         })
@@ -449,14 +449,6 @@ fn impersonate(
     Ok(())
 }
 
-/// How much one query may return.
-#[derive(Clone, Copy)]
-struct Cap {
-    rows: usize,
-    bytes: usize,
-}
-
-#[allow(clippy::too_many_arguments)]
 fn statement(
     lease: &mut Lease,
     settings: &Settings,
@@ -464,7 +456,6 @@ fn statement(
     sql: &str,
     params: &[SqlValue],
     purpose: Purpose,
-    cap: Cap,
     timeout: Duration,
 ) -> Result<Outcome, DbError> {
     let Some(conn) = &lease.conn else { return Err(DbError::Unavailable("no connection".into())) };
@@ -476,7 +467,7 @@ fn statement(
         let bound = bind(params);
         match purpose {
             Purpose::Query => Ok(Outcome::Rows(match stmt.execute(sql, &bound[..])? {
-                Some(cursor) => fetch(cursor, cap.rows, cap.bytes)?,
+                Some(cursor) => fetch(cursor, settings.max_rows, settings.max_bytes)?,
                 None => Rows::default(),
             })),
             Purpose::Execute => {
