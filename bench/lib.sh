@@ -40,3 +40,21 @@ run_wrk() {
   awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt"
 }
 
+
+# Prints the top costs in perf data file $1: by symbol (self time), then grouped by where the
+# symbol comes from (kernel, wasm guest code, and the crate of a Rust symbol).
+profile_report() {
+  local data=$1
+  echo "== profile: top symbols (self time, % of Warden's samples)"
+  perf report -i "$data" --no-inline --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/[ -]+$//' | cut -c1-150 | head -40
+  echo "== profile: by origin"
+  perf report -i "$data" --no-inline --no-children --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | awk '
+    { pct = $1; sub(/%/, "", pct); dso = $2; sym = $0; sub(/^ *[0-9.]+% +[^ ]+ +\[[^]]*\] +/, "", sym)
+      if (dso ~ /kernel/) key = "kernel"
+      else if (dso ~ /^libc/) key = "libc"
+      else if (dso ~ /jitted|perf-|\[unknown\]|memfd/) key = "wasm guest / jitted"
+      else if (match(sym, /^(<)?[a-z_0-9]+::/)) { key = substr(sym, RSTART, RLENGTH); sub(/^</, "", key); sub(/::$/, "", key) }
+      else key = dso
+      total[key] += pct }
+    END { for (k in total) printf "%6.2f%%  %s\n", total[k], k }' | sort -rn | head -25
+}

@@ -1,7 +1,10 @@
 //! What the multi-team hardening adds to every `tools/call`, measured side by side with the call
 //! itself in one run: the rate/concurrency admission (`CallLimits::admit` + release), the team
 //! check (`Teams::admits`), one audit line (`AuditLog::record` to a file), and the metrics
-//! update, against one `sample.greet` call through the runtime.
+//! update, against one `sample.greet` call through the runtime. Also the smaller per-call steps:
+//! the scope check, the caller's claims as JSON and its rate-limit key (derived once per cached
+//! identity, against deriving them per call as before), and reading a `tools/call` body the way
+//! the JSON-RPC guard does and the way rmcp does (each request is parsed by both).
 //!
 //! Needs the plugin components: `make bench` builds them first.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop at a broken set-up
@@ -70,6 +73,25 @@ fn overhead(c: &mut Criterion) {
     });
     group.bench_function("metrics_tool_call", |b| {
         b.iter(|| metrics.tool_call("sample.greet", "ok", Some(0.001)));
+    });
+    let needed = vec!["tool:greet".to_owned()];
+    group.bench_function("scope_check", |b| b.iter(|| caller.missing_scopes(&needed).is_empty()));
+    group.bench_function("claims_json_cached", |b| b.iter(|| caller.claims_json()));
+    group.bench_function("claims_json_serialized_per_call", |b| b.iter(|| caller.data().claims.to_string()));
+    group.bench_function("caller_key_cached", |b| b.iter(|| caller.caller_key()));
+    group.bench_function("caller_key_formatted_per_call", |b| {
+        b.iter(|| format!("{}|{}", caller.data().issuer, caller.data().subject));
+    });
+    let body = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sample.greet","arguments":{"name":"Load"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    group.bench_function("body_parse_as_guard", |b| {
+        b.iter(|| {
+            use serde::Deserialize as _;
+            let v: serde_json::Value = serde_json::from_slice(body).expect("json");
+            rmcp::model::CallToolRequestParams::deserialize(&v["params"]).expect("params")
+        });
+    });
+    group.bench_function("body_parse_as_rmcp", |b| {
+        b.iter(|| serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(body).expect("message"));
     });
     group.finish();
 }

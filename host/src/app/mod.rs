@@ -301,9 +301,13 @@ impl Listening {
             drain(&stopping, &stop_handle, &mcp, &streams, grace).await;
             stop_admin.graceful_shutdown(Some(Duration::from_secs(1)));
         });
-        crate::http::listener::serve(listener, router, &config.server, tls, handle)
-            .await
-            .map_err(AppError::Serve)?;
+        let audit = state.mcp.telemetry.audit.clone();
+        let served = crate::http::listener::serve(listener, router, &config.server, tls, handle).await;
+        // The writer batches its flushes: wait for the last lines before the process ends.
+        if !tokio::task::spawn_blocking(move || audit.sync(Duration::from_secs(2))).await.unwrap_or(false) {
+            tracing::warn!("the audit log writer did not flush its last lines within 2 s");
+        }
+        served.map_err(AppError::Serve)?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -80,7 +80,8 @@ fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<St
         match params {
             None if optional => None,
             None => Some("params are missing".into()),
-            Some(v) => serde_json::from_value::<T>(v.clone()).err().map(|e| e.to_string()),
+            // Deserialized from the borrowed value: no copy of the params.
+            Some(v) => T::deserialize(v).err().map(|e| e.to_string()),
         }
     }
     match method {
@@ -274,7 +275,7 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             return forbidden_insufficient_scope(&guard.auth, needed);
         }
     }
-    let caller_key = format!("{}|{}", identity.data().issuer, identity.data().subject);
+    let caller_key = identity.caller_key();
     let plugin_key =
         target.plugin.as_ref().map_or_else(|| "(unknown)".to_owned(), |p| p.manifest.namespace());
     let permit = match guard.limits.admit(&caller_key, &plugin_key) {

@@ -67,6 +67,9 @@ pub(crate) fn router(
         .with_allowed_origins(allowed_origins(config, public_url))
         .enforce_origin_validation()
         .with_max_request_body_bytes(config.server.max_body_bytes)
+        // A stateless answer with nothing before it (no progress, no log message) is written as
+        // one `application/json` body, in one write; anything else streams as SSE.
+        .with_json_response(true)
         .with_cancellation_token(shutdown);
     let mcp_state = state.mcp.clone();
     let sessions = Arc::new(LocalSessionManager::default());
@@ -211,8 +214,11 @@ async fn head_limit(
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
+    let uri = request.uri();
     let head = request.method().as_str().len()
-        + request.uri().to_string().len()
+        + uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len())
         + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>();
     if head > max {
         use axum::response::IntoResponse;

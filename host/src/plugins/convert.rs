@@ -24,7 +24,7 @@ pub(super) fn identity(id: &Identity) -> wit::Identity {
         client_id: d.client_id.clone(),
         scopes: d.scopes.clone(),
         permissions: d.permissions.clone(),
-        claims_json: d.claims.to_string(),
+        claims_json: id.claims_json().to_string(),
     }
 }
 

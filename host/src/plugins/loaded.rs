@@ -937,7 +937,7 @@ fn to_wit_identity(id: &Identity) -> v0_1::warden::plugin::types::Identity {
         client_id: d.client_id.clone(),
         scopes: d.scopes.clone(),
         permissions: d.permissions.clone(),
-        claims_json: d.claims.to_string(),
+        claims_json: id.claims_json().to_string(),
     }
 }
 

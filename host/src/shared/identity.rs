@@ -1,10 +1,26 @@
 //! The verified caller, as the host hands it to plugins.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The verified caller of a request. Cheap to clone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Identity(Arc<IdentityData>, Option<BearerToken>);
+pub struct Identity(Arc<Verified>, Option<BearerToken>);
+
+/// An identity's fields and what is derived from them once: a cached token's identity serves
+/// every call that token makes, so its claims are serialized and its rate-limit key built once,
+/// not per call.
+#[derive(Debug)]
+struct Verified {
+    data: IdentityData,
+    claims_json: OnceLock<Arc<str>>,
+    caller_key: OnceLock<Arc<str>>,
+}
+
+impl PartialEq for Verified {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
+}
 
 /// The bearer token the caller presented, kept for the host alone (RFC 8693 exchange in `jwt`
 /// mode). `Debug` never shows it; it is never handed to a plugin or forwarded as is.
@@ -41,7 +57,7 @@ pub struct IdentityData {
 impl Identity {
     /// Wraps verified identity fields.
     pub fn new(data: IdentityData) -> Self {
-        Identity(Arc::new(data), None)
+        Identity(Arc::new(Verified { data, claims_json: OnceLock::new(), caller_key: OnceLock::new() }), None)
     }
 
     /// This identity, remembering the bearer token it was verified from.
@@ -70,12 +86,25 @@ impl Identity {
 
     /// The identity's fields.
     pub fn data(&self) -> &IdentityData {
-        &self.0
+        &self.0.data
+    }
+
+    /// Every verified claim as JSON text (what a plugin receives), serialized once per identity.
+    pub fn claims_json(&self) -> Arc<str> {
+        self.0.claims_json.get_or_init(|| Arc::from(self.0.data.claims.to_string())).clone()
+    }
+
+    /// `issuer|subject`: who the per-caller limits count, built once per identity.
+    pub fn caller_key(&self) -> Arc<str> {
+        self.0
+            .caller_key
+            .get_or_init(|| Arc::from(format!("{}|{}", self.0.data.issuer, self.0.data.subject)))
+            .clone()
     }
 
     /// True if the caller holds `scope` (RBAC permissions count when configured so).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.iter().any(|s| s == scope)
+        self.0.data.scopes.iter().any(|s| s == scope)
     }
 
     /// The scopes of `needed` the caller does not hold.
