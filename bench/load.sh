@@ -27,6 +27,8 @@ CONNS=${CONNS:-16}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 TARGET=${CARGO_TARGET_DIR:-target}
+# WARDEN_BIN: another warden build to measure (e.g. an earlier commit), side by side.
+WARDEN_BIN=${WARDEN_BIN:-$TARGET/release/warden}
 
 . bench/lib.sh
 
@@ -58,7 +60,7 @@ run_warden() {
   # Limits stay on (their cost is part of every call) but high enough never to refuse the load;
   # the audit log is written to its default file, as in production.
   printf '[server]\nbind = "127.0.0.1:0"\ndata_dir = "%s"\n[plugins]\ndir = "%s"\n[limits]\ncaller_calls_per_s = 1000000000\ncaller_burst = 1000000000\ncaller_concurrency = 0\nplugin_calls_per_s = 1000000000\nplugin_burst = 1000000000\n%s\n' "$work/data" "$work/plugins" "$auth" >"$config"
-  WARDEN_LOG=warn start "$name" "$TARGET/release/warden" serve --config "$config"
+  WARDEN_LOG=warn start "$name" "$WARDEN_BIN" serve --config "$config"
   local addr pid=${pids[-1]} call extra auth_header=()
   call=$(call_of "$tool")
   extra=$(headers_of "$tool")
@@ -66,7 +68,7 @@ run_warden() {
   until curl -sf "http://$addr/readyz" >/dev/null; do sleep 0.05; done
   if [[ $auth == *local* ]]; then
     local token
-    token=$(WARDEN__SERVER__PUBLIC_URL="\"http://$addr\"" "$TARGET/release/warden" token --config "$config" \
+    token=$(WARDEN__SERVER__PUBLIC_URL="\"http://$addr\"" "$WARDEN_BIN" token --config "$config" \
       --sub load --scope tool:greet --audience "http://$addr/mcp")
     extra="$extra
 wrk.headers[\"Authorization\"] = \"Bearer $token\""
