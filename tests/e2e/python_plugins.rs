@@ -116,6 +116,8 @@ pub(crate) async fn failures_are_contained(
     let results = futures::future::join_all(runs).await;
     let summary: Vec<String> =
         results.iter().map(|(t, _, r, d)| format!("{t}: {:?} in {d:?}", r.as_ref().map(text_of))).collect();
+    // Shown with --no-capture: how close each case came to its limit.
+    eprintln!("{}", summary.join("\n"));
     for (tool, expected, result, took) in results {
         let result = result.map_err(|e| anyhow::anyhow!("{tool}: {e}\n{}", summary.join("\n")))?;
         let text = text_of(&result);
