@@ -158,11 +158,25 @@ impl AuditLog {
     /// not answer in time.
     pub fn sync(&self, within: Duration) -> bool {
         let Some(tx) = &self.tx else { return true };
+        let deadline = std::time::Instant::now() + within;
         let (done, answered) = sync_channel(1);
-        if tx.send(Message::Sync(done)).is_err() {
-            return false;
+        // Not a blocking send: with the queue full and the writer stuck on a hung disk, that
+        // would wait past `within` (and hold up shutdown for good).
+        let mut message = Message::Sync(done);
+        loop {
+            match tx.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    message = back;
+                    std::thread::sleep(COALESCE);
+                }
+            }
         }
-        answered.recv_timeout(within).is_ok()
+        answered.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).is_ok()
     }
 
     /// Lines dropped because the writer could not keep up.
