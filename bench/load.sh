@@ -16,9 +16,11 @@
 #                                      # PERF_KEEP=FILE keeps the perf.data, PROFILE_RUN=python
 #                                      # profiles the Python run instead
 #
-# Warden runs four times: auth.mode = "none", "local" (ES256 bearer token, verified-token cache on),
-# "local" with token_cache_entries = 0, and "none" calling the Python plugin (`py-sample.greet`,
-# componentize-py; `make plugins` builds it).
+# Warden runs five times: auth.mode = "none", "local" (ES256 bearer token, verified-token cache on),
+# the same "local" run with an `Origin` header (Warden's own origin, allowed), which sends the call
+# through rmcp's server instead of Warden's own stateless path (the side-by-side cost of that
+# layer), "local" with token_cache_entries = 0, and "none" calling the Python plugin
+# (`py-sample.greet`, componentize-py; `make plugins` builds it).
 # Prints a table (requests/s, p50, p99, share of the bare handler) and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +76,10 @@ run_warden() {
 wrk.headers[\"Authorization\"] = \"Bearer $token\""
     auth_header=(-H "authorization: Bearer $token")
   fi
+  if [[ -n ${VIA_RMCP:-} ]]; then
+    extra="$extra
+wrk.headers[\"Origin\"] = \"http://$addr\""
+  fi
   # The first start compiles the Python plugin in the background (later ones load it from the
   # compiled-code cache in the shared data_dir): wait until the tool answers.
   # Both plugins must answer before the load starts, so no compilation runs during it.
@@ -106,6 +112,8 @@ wrk.headers[\"Authorization\"] = \"Bearer $token\""
 warden_rps=$(run_warden unauthenticated '[auth]
 mode = "none"')
 auth_rps=$(run_warden authenticated '[auth]
+mode = "local"')
+via_rmcp_rps=$(VIA_RMCP=1 run_warden authenticated-via-rmcp '[auth]
 mode = "local"')
 nocache_rps=$(run_warden authenticated-no-cache '[auth]
 mode = "local"
@@ -143,9 +151,11 @@ row "bare axum handler, canned answer" "$bare_rps" bare
 row "rmcp Streamable HTTP, native tool" "$native_rps" native
 row "Warden, auth.mode = none" "$warden_rps" unauthenticated
 row "Warden, local token, cache on" "$auth_rps" authenticated
+row "Warden, local token, cache on, via rmcp" "$via_rmcp_rps" authenticated-via-rmcp
 row "Warden, local token, cache off" "$nocache_rps" authenticated-no-cache
 row "Warden, auth.mode = none, Python plugin" "$python_rps" python
-awk -v w="$warden_rps" -v a="$auth_rps" -v x="$nocache_rps" -v n="$native_rps" -v b="$bare_rps" -v c="$CONNS" -v py="$python_rps" 'BEGIN {
+awk -v r="$via_rmcp_rps" -v w="$warden_rps" -v a="$auth_rps" -v x="$nocache_rps" -v n="$native_rps" -v b="$bare_rps" -v c="$CONNS" -v py="$python_rps" 'BEGIN {
   printf "connections=%s warden_rps=%.0f authenticated_rps=%.0f authenticated_no_cache_rps=%.0f python_rps=%.0f rmcp_native_rps=%.0f bare_rps=%.0f\n", c, w, a, x, py, n, b
   printf "warden/bare=%.1f%% authenticated/bare=%.1f%% warden/rmcp_native=%.1f%% authenticated/unauthenticated=%.1f%% (no cache: %.1f%%)\n",
-    100 * w / b, 100 * a / b, 100 * w / n, 100 * a / w, 100 * x / w }'
+    100 * w / b, 100 * a / b, 100 * w / n, 100 * a / w, 100 * x / w
+  printf "own stateless path/through rmcp server (authenticated)=%.2fx\n", a / r }'

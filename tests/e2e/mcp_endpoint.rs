@@ -4,7 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use warden_tests::fixtures::TWO_TOOLS_PER_PAGE;
-use warden_tests::{McpPost, SESSION_PROTOCOL, Warden, call, install, text_of, tool_names};
+use warden_tests::{
+    LATEST_PROTOCOL, McpPost, SESSION_PROTOCOL, Warden, call, install, meta, read_reply, text_of, tool_names,
+};
 
 async fn start(extra: &str) -> Warden {
     Warden::start(extra, |dir| install(dir, "sample", "sample")).await.expect("start warden")
@@ -200,6 +202,66 @@ async fn oversized_body_is_413() {
     }
 }
 
+/// A counter of Warden's `/metrics` (0 when it has no sample yet).
+async fn metric(warden: &Warden, name: &str) -> u64 {
+    let body =
+        warden.http.get(format!("{}/metrics", warden.base_url)).send().await.unwrap().text().await.unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+const OWN_PATH: &str = "warden_mcp_own_path_requests_total";
+const GREETS: &str = r#"warden_tool_calls_total{tool="sample.greet",outcome="ok"}"#;
+
+/// A 2026-07-28 `tools/call` of `tool` with `extra` in its `_meta`.
+fn modern_call(warden: &Warden, tool: &str, extra: Value) -> McpPost {
+    McpPost::new(warden.mcp_url()).protocol(LATEST_PROTOCOL).jsonrpc(
+        3,
+        "tools/call",
+        json!({ "name": tool, "arguments": { "name": "Ada" }, "_meta": meta(json!({}), extra) }),
+    )
+}
+
+#[tokio::test]
+async fn a_plain_stateless_call_is_one_json_body_from_warden_s_own_path_and_matches_rmcp_s_answer() {
+    let warden = start("").await;
+    let before = metric(&warden, OWN_PATH).await;
+    let own =
+        read_reply(modern_call(&warden, "sample.greet", json!({})).send().await.unwrap()).await.unwrap();
+    assert_eq!(metric(&warden, OWN_PATH).await, before + 1, "the plain call took Warden's own path");
+    assert_eq!((own.status, own.content_type.as_str()), (200, "application/json"), "{}", own.body);
+    assert_eq!(own.result()["content"][0]["text"], "Hello, Ada! You are anonymous.", "{}", own.body);
+    assert_eq!(own.response()["id"], 3, "{}", own.body);
+    // A progress token sends the same call through rmcp's server (it could stream progress):
+    // the answers are the same message, byte for byte once parsed.
+    let via_rmcp = read_reply(
+        modern_call(&warden, "sample.greet", json!({ "progressToken": "p" })).send().await.unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(metric(&warden, OWN_PATH).await, before + 1, "a progress token goes to rmcp");
+    assert_eq!((own.status, &own.content_type), (via_rmcp.status, &via_rmcp.content_type));
+    assert_eq!(own.messages, via_rmcp.messages, "own: {}\nrmcp: {}", own.body, via_rmcp.body);
+    // An unknown tool: the same protocol error, with the same HTTP status, on both paths.
+    let own = read_reply(modern_call(&warden, "sample.nope", json!({})).send().await.unwrap()).await.unwrap();
+    let via_rmcp = read_reply(
+        modern_call(&warden, "sample.nope", json!({ "progressToken": "p" })).send().await.unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(metric(&warden, OWN_PATH).await, before + 2);
+    assert_eq!(own.error()["code"], -32602, "{}", own.body);
+    assert_eq!(
+        (own.status, &own.messages),
+        (via_rmcp.status, &via_rmcp.messages),
+        "{} / {}",
+        own.body,
+        via_rmcp.body
+    );
+    assert_eq!(metric(&warden, GREETS).await, 2, "each greet ran once");
+}
+
 #[tokio::test]
 async fn dns_rebinding_and_foreign_origins_are_refused() {
     let warden = start("[server]\nallowed_origins = [\"http://app.example:*\"]\n").await;
@@ -222,6 +284,15 @@ async fn dns_rebinding_and_foreign_origins_are_refused() {
     let other_port = warden.base_url.rsplit_once(':').map(|(host, _)| format!("{host}:1")).unwrap();
     let r = initialize().header("origin", &other_port).send().await.unwrap();
     assert_eq!(r.status(), 403, "{other_port} is not Warden's origin");
+    // A plain stateless tools/call, the request Warden answers on its own path, is held to the
+    // same checks: refused, and the tool never ran.
+    let call = || modern_call(&warden, "sample.greet", json!({}));
+    assert_eq!(call().header("host", "evil.example").send().await.unwrap().status(), 403);
+    assert_eq!(call().header("origin", "http://evil.example").send().await.unwrap().status(), 403);
+    assert_eq!(metric(&warden, GREETS).await, 0, "a refused call must not run");
+    assert_eq!(metric(&warden, OWN_PATH).await, 0);
+    assert_eq!(call().send().await.unwrap().status(), 200, "the same call from an allowed host runs");
+    assert_eq!(metric(&warden, GREETS).await, 1);
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@
 //! concurrency slot is held until the response body is finished). A body that is not one JSON-RPC
 //! message (a batch, a bare value) gets 400 with -32600, and a request whose params do not fit its
 //! method gets -32602 naming the problem (rmcp alone would answer 415 and -32601). The buffered
-//! body is handed on unchanged.
+//! body is handed on unchanged, except for the hot request: a plain 2026-07-28 `tools/call` (see
+//! `super::fast_path`) is answered from the params parsed here, without rmcp's server layer.
 
 use std::sync::Arc;
 
@@ -20,7 +21,9 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::fast_path::{self, AllowedHosts};
 use crate::limits::{CallLimits, Refusal};
+use crate::mcp::McpState;
 use crate::plugins::Registry;
 use crate::resource_server::{Authenticator, forbidden_insufficient_scope};
 use crate::shared::Identity;
@@ -41,6 +44,10 @@ pub(super) struct Guard {
     pub telemetry: Telemetry,
     /// Team membership: another team's tool is treated here exactly like an unknown one.
     pub teams: Teams,
+    /// What Warden's own path for a plain stateless `tools/call` runs on.
+    pub mcp: Arc<McpState>,
+    /// The `Host` values `/mcp` accepts (Warden's own path checks them as rmcp would).
+    pub hosts: AllowedHosts,
 }
 
 /// The parts of a JSON-RPC request the guard looks at.
@@ -67,8 +74,12 @@ struct Target {
 }
 
 /// Methods whose params rmcp would not recognise when malformed (it then answers -32601 as for
-/// an unknown method): checked here against rmcp's own parameter types.
-fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<String> {
+/// an unknown method): checked here against rmcp's own parameter types. A `tools/call`'s params
+/// come back typed, for Warden's own path.
+fn check_params(
+    method: &str,
+    params: Option<&serde_json::Value>,
+) -> Result<Option<Box<rmcp::model::CallToolRequestParams>>, String> {
     use rmcp::model::{
         CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
         ReadResourceRequestParams,
@@ -84,8 +95,12 @@ fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<St
             Some(v) => T::deserialize(v).err().map(|e| e.to_string()),
         }
     }
-    match method {
-        "tools/call" => check::<CallToolRequestParams>(params, false),
+    let problem = match method {
+        "tools/call" => match params.map(CallToolRequestParams::deserialize) {
+            Some(Ok(call)) => return Ok(Some(Box::new(call))),
+            Some(Err(e)) => Some(e.to_string()),
+            None => Some("params are missing".into()),
+        },
         "resources/read" => check::<ReadResourceRequestParams>(params, false),
         "prompts/get" => check::<GetPromptRequestParams>(params, false),
         "completion/complete" => check::<CompleteRequestParams>(params, false),
@@ -93,7 +108,8 @@ fn params_problem(method: &str, params: Option<&serde_json::Value>) -> Option<St
             check::<PaginatedRequestParams>(params, true)
         }
         _ => None,
-    }
+    };
+    problem.map_or(Ok(None), Err)
 }
 
 /// What the guard makes of a body, before any identity or registry is consulted.
@@ -120,6 +136,8 @@ pub(crate) enum Inspection {
         method: String,
         /// Its params.
         params: Option<serde_json::Value>,
+        /// A `tools/call`'s params, typed.
+        call: Option<Box<rmcp::model::CallToolRequestParams>>,
     },
     /// Anything else that is a message (a response to a server request): passed on unchecked.
     Other,
@@ -145,10 +163,10 @@ pub(crate) fn inspect(bytes: &[u8]) -> Inspection {
     let Ok(Peek { id, method: Some(method), params }) = serde_json::from_value::<Peek>(value) else {
         return Inspection::Other;
     };
-    if let Some(problem) = params_problem(&method, params.as_ref()) {
-        return Inspection::BadParams { id, method, problem };
+    match check_params(&method, params.as_ref()) {
+        Err(problem) => Inspection::BadParams { id, method, problem },
+        Ok(call) => Inspection::Request { id, method, params, call },
     }
-    Inspection::Request { id, method, params }
 }
 
 /// A JSON-RPC error response with `status`.
@@ -187,7 +205,7 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             return (StatusCode::BAD_REQUEST, "could not read the request body").into_response();
         }
     };
-    let (id, method, params) = match inspect(&bytes) {
+    let (id, method, params, call) = match inspect(&bytes) {
         Inspection::Malformed(problem) => return parse_error(&problem),
         Inspection::NotAMessage(what) => {
             return jsonrpc_error(
@@ -205,7 +223,7 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
                 format!("Invalid params for {method}: {problem}"),
             );
         }
-        Inspection::Request { id, method, params } => (id, method, params),
+        Inspection::Request { id, method, params, call } => (id, method, params, call),
         Inspection::Other => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
     };
     let params = params.as_ref();
@@ -292,7 +310,11 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             return too_many(&refusal, id);
         }
     };
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let own = call.and_then(|c| fast_path::take(&parts.headers, &guard.hosts, id.as_ref(), c));
+    let response = match own {
+        Some(eligible) => fast_path::serve(guard.mcp.clone(), eligible, identity).await,
+        None => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+    };
     // The tool runs while the response streams; the slot is given back when the body is done.
     let (parts, body) = response.into_parts();
     let body = body.map_frame(move |frame| {

@@ -1,8 +1,10 @@
-//! The HTTP surface: `/mcp` (rmcp Streamable HTTP behind authentication), the RFC 9728
+//! The HTTP surface: `/mcp` (rmcp Streamable HTTP behind authentication, with Warden's own
+//! answer to a plain stateless `tools/call` in `fast_path`), the RFC 9728
 //! protected-resource metadata, the local issuer's JWKS, `/healthz`, `/readyz` and `/metrics`
 //! (on the admin listener when there is one), and the listeners themselves (TLS, timeouts,
 //! graceful shutdown).
 
+mod fast_path;
 mod health;
 mod jsonrpc_guard;
 pub(crate) mod listener;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{any, get};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -62,8 +64,9 @@ pub(crate) fn router(
     state: AppState,
     shutdown: CancellationToken,
 ) -> Router {
+    let hosts = allowed_hosts(config, public_url);
     let mcp_config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(allowed_hosts(config, public_url))
+        .with_allowed_hosts(hosts.clone())
         .with_allowed_origins(allowed_origins(config, public_url))
         .enforce_origin_validation()
         .with_max_request_body_bytes(config.server.max_body_bytes)
@@ -73,11 +76,13 @@ pub(crate) fn router(
         .with_cancellation_token(shutdown);
     let mcp_state = state.mcp.clone();
     let sessions = Arc::new(LocalSessionManager::default());
-    let mcp = StreamableHttpService::new(
+    // Shared, not cloned: the router clones its handler for every request, and rmcp's service
+    // would bring its whole config (the host and origin lists) along each time.
+    let mcp = Arc::new(StreamableHttpService::new(
         move || Ok(WardenMcp::new(mcp_state.clone())),
         sessions.clone(),
         mcp_config,
-    );
+    ));
     let guard = Arc::new(jsonrpc_guard::Guard {
         max_body_bytes: config.server.max_body_bytes,
         registry: state.mcp.registry.clone(),
@@ -85,13 +90,22 @@ pub(crate) fn router(
         limits: state.limits.clone(),
         telemetry: state.mcp.telemetry.clone(),
         teams: state.mcp.teams.clone(),
+        mcp: state.mcp.clone(),
+        hosts: fast_path::AllowedHosts::new(&hosts),
     });
-    // Layers run outermost-last: authentication (headers only) before the body is read.
+    // Layers run outermost-last: authentication (headers only) before the body is read; a POST
+    // is counted before the guard, which answers the hot request itself (`fast_path`).
     let mcp_routes = Router::new()
-        .route_service("/mcp", mcp)
+        .route(
+            "/mcp",
+            any(move |request: axum::extract::Request| {
+                let mcp = mcp.clone();
+                async move { mcp.handle(request).await }
+            }),
+        )
         .route_layer(middleware::from_fn_with_state(sessions, delete_known_sessions_only))
-        .route_layer(middleware::from_fn_with_state(state.mcp.clone(), count_posts))
         .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
+        .route_layer(middleware::from_fn_with_state(state.mcp.clone(), count_posts))
         .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
         .layer(mcp_cors(config, public_url));

@@ -4,7 +4,8 @@
 //!
 //! One room per MCP feature: `tools`, `resources`, `prompts` (with completion), `subscriptions`
 //! (list-changed notifications); `rounds` drives input-required results and forwards progress
-//! and log notifications; `request_state` seals what a plugin keeps between rounds.
+//! and log notifications; `request_state` seals what a plugin keeps between rounds; `stateless`
+//! is Warden's own dispatch of the hot request (a plain 2026-07-28 `tools/call`).
 
 // MCP logging is deprecated (SEP-2577) but still part of the 2026-07-28 protocol.
 #![allow(deprecated)]
@@ -14,6 +15,7 @@ mod request_state;
 mod resources;
 mod results;
 mod rounds;
+pub(crate) mod stateless;
 mod subscriptions;
 mod tools;
 
@@ -230,7 +232,8 @@ impl ServerHandler for WardenMcp {
     ) -> Result<CallToolResponse, ErrorData> {
         let _running = Running::start(&self.state.in_flight);
         let caller = caller(&context)?;
-        tools::call(&self.state, request, &context, &caller, self.log_level(&context)).await
+        tools::call(&self.state, request, rounds::Scope::of(&context), &caller, self.log_level(&context))
+            .await
     }
 
     async fn list_resources(
@@ -256,7 +259,8 @@ impl ServerHandler for WardenMcp {
     ) -> Result<ReadResourceResponse, ErrorData> {
         let _running = Running::start(&self.state.in_flight);
         let caller = caller(&context)?;
-        resources::read(&self.state, request, &context, &caller, self.log_level(&context)).await
+        resources::read(&self.state, request, rounds::Scope::of(&context), &caller, self.log_level(&context))
+            .await
     }
 
     async fn list_prompts(
@@ -274,7 +278,8 @@ impl ServerHandler for WardenMcp {
     ) -> Result<GetPromptResponse, ErrorData> {
         let _running = Running::start(&self.state.in_flight);
         let caller = caller(&context)?;
-        prompts::get(&self.state, request, &context, &caller, self.log_level(&context)).await
+        prompts::get(&self.state, request, rounds::Scope::of(&context), &caller, self.log_level(&context))
+            .await
     }
 
     async fn complete(

@@ -2,16 +2,14 @@
 
 use std::time::Instant;
 
-use rmcp::RoleServer;
 use rmcp::model::{
     CompleteRequestParams, CompleteResult, ErrorData, GetPromptRequestParams, GetPromptResponse,
     ListPromptsResult, LoggingLevel, PaginatedRequestParams, Prompt, PromptArgument, Reference,
 };
-use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use super::request_state::Binding;
-use super::rounds::{self, Ended, Failed, Round};
+use super::rounds::{self, Ended, Failed, Round, Scope};
 use super::{McpState, event, page_start, paginate};
 use crate::plugins::{CallError, Completing, ToolFailure};
 use crate::shared::Identity;
@@ -71,7 +69,7 @@ pub(super) fn list(
 pub(super) async fn get(
     state: &McpState,
     request: GetPromptRequestParams,
-    context: &RequestContext<RoleServer>,
+    scope: Scope<'_>,
     caller: &Identity,
     log_level: Option<LoggingLevel>,
 ) -> Result<GetPromptResponse, ErrorData> {
@@ -113,7 +111,7 @@ pub(super) async fn get(
     let started = Instant::now();
     let bound = Value::Object(raw);
     let round = Round {
-        context,
+        scope,
         caller,
         plugin: &plugin.manifest.name,
         binding: Binding {

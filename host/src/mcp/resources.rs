@@ -2,17 +2,15 @@
 
 use std::time::Instant;
 
-use rmcp::RoleServer;
 use rmcp::model::{
     CacheScope, ErrorData, ListResourceTemplatesResult, ListResourcesResult, LoggingLevel,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
     ResourceTemplate,
 };
-use rmcp::service::RequestContext;
 use serde_json::json;
 
 use super::request_state::Binding;
-use super::rounds::{self, Ended, Failed, Round};
+use super::rounds::{self, Ended, Failed, Round, Scope};
 use super::{CACHE_TTL_MS, McpState, event, page_start, paginate};
 use crate::plugins::{CallError, ToolFailure};
 use crate::shared::Identity;
@@ -118,7 +116,7 @@ pub(super) fn list_templates(
 pub(super) async fn read(
     state: &McpState,
     request: ReadResourceRequestParams,
-    context: &RequestContext<RoleServer>,
+    scope: Scope<'_>,
     caller: &Identity,
     log_level: Option<LoggingLevel>,
 ) -> Result<ReadResourceResponse, ErrorData> {
@@ -134,7 +132,7 @@ pub(super) async fn read(
     };
     let started = Instant::now();
     let round = Round {
-        context,
+        scope,
         caller,
         plugin: &plugin.manifest.name,
         binding: Binding {

@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use rmcp::model::{
     ClientCapabilities, ErrorData, InputRequest, InputRequiredResult, InputResponses, LoggingLevel,
-    LoggingMessageNotificationParam, ProgressNotificationParam,
+    LoggingMessageNotificationParam, ProgressNotificationParam, RequestMetaObject,
 };
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::request_state::{Binding, RequestStates};
 use crate::plugins::events::{EventBudget, NOTIFICATION_BUFFER};
@@ -56,9 +57,46 @@ impl From<CallError> for Failed {
     }
 }
 
+/// What one request brings that its rounds need, whichever path served it: rmcp's handler
+/// (2025-11-25 sessions, and every stateless request Warden's own path does not take) or
+/// Warden's own stateless `tools/call` path (`super::stateless`).
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The request's `_meta` (progress token, log level, protocol version).
+    pub meta: &'a RequestMetaObject,
+    /// Cancelled when the client cancels the request or goes away.
+    pub ct: &'a CancellationToken,
+    /// What the client declared it can answer.
+    pub client: ClientCaps,
+    /// True on the 2026-07-28 stateless protocol.
+    pub stateless: bool,
+    /// The client to notify and ask. `None` on Warden's own path, which serves only requests
+    /// that asked for no notifications and, being stateless, is never asked over a session.
+    pub peer: Option<&'a Peer<RoleServer>>,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of a request rmcp dispatched.
+    pub(crate) fn of(context: &'a RequestContext<RoleServer>) -> Self {
+        Scope {
+            meta: &context.meta,
+            ct: &context.ct,
+            client: caps(context.client_capabilities()),
+            stateless: is_stateless(context),
+            peer: Some(&context.peer),
+        }
+    }
+
+    /// The scope of a 2026-07-28 request served without rmcp's server layer: everything comes
+    /// from its `_meta`.
+    pub(crate) fn stateless(meta: &'a RequestMetaObject, ct: &'a CancellationToken) -> Self {
+        Scope { meta, ct, client: caps(meta.client_capabilities()), stateless: true, peer: None }
+    }
+}
+
 /// What the client declared, as the capabilities a plugin may use.
-pub(super) fn client_caps(context: &RequestContext<RoleServer>) -> ClientCaps {
-    context.client_capabilities().map_or_else(ClientCaps::default, |c| ClientCaps {
+fn caps(declared: Option<ClientCapabilities>) -> ClientCaps {
+    declared.map_or_else(ClientCaps::default, |c| ClientCaps {
         elicitation: c.elicitation.is_some(),
         sampling: c.sampling.is_some(),
         roots: c.roots.is_some(),
@@ -94,19 +132,19 @@ impl Forwarder {
     /// Events for one round: forwarded on `context`'s stream when the client asked for them.
     fn start(
         plugin: &str,
-        context: &RequestContext<RoleServer>,
+        scope: &Scope<'_>,
         log_level: Option<LoggingLevel>,
         budget: &Arc<EventBudget>,
     ) -> (CallEvents, Forwarder) {
-        let token = context.meta.get_progress_token();
-        if token.is_none() && log_level.is_none() {
-            let events = CallEvents::new(plugin, None, false, None, budget.clone(), context.ct.clone());
+        let token = scope.meta.get_progress_token();
+        let (Some(peer), true) = (scope.peer, token.is_some() || log_level.is_some()) else {
+            let events = CallEvents::new(plugin, None, false, None, budget.clone(), scope.ct.clone());
             return (events, Forwarder { task: None });
-        }
+        };
         let (tx, mut rx) = mpsc::channel::<CallEvent>(NOTIFICATION_BUFFER);
         let events =
-            CallEvents::new(plugin, Some(tx), token.is_some(), log_level, budget.clone(), context.ct.clone());
-        let peer: Peer<RoleServer> = context.peer.clone();
+            CallEvents::new(plugin, Some(tx), token.is_some(), log_level, budget.clone(), scope.ct.clone());
+        let peer: Peer<RoleServer> = peer.clone();
         let task = tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
                 let sent = match event {
@@ -147,8 +185,8 @@ impl Forwarder {
 
 /// Everything about the request that does not change between rounds.
 pub(super) struct Round<'a> {
-    /// The request's context.
-    pub context: &'a RequestContext<RoleServer>,
+    /// What the request brings.
+    pub scope: Scope<'a>,
     /// The caller.
     pub caller: &'a Identity,
     /// The plugin's name (for attribution).
@@ -173,8 +211,8 @@ where
     F: FnMut(Request<'a>) -> Fut,
     Fut: Future<Output = Result<Outcome<T>, CallError>>,
 {
-    let client = client_caps(round.context);
-    let stateless = is_stateless(round.context);
+    let client = round.scope.client;
+    let stateless = round.scope.stateless;
     let mut responses: Vec<(String, String)> =
         input_responses.unwrap_or_default().into_iter().map(|(k, v)| (k, v.to_string())).collect();
     let mut plugin_state = None;
@@ -187,7 +225,7 @@ where
     }
     let budget = Arc::new(EventBudget::default());
     for _ in 0..MAX_ROUNDS {
-        let (events, forwarder) = Forwarder::start(round.plugin, round.context, round.log_level, &budget);
+        let (events, forwarder) = Forwarder::start(round.plugin, &round.scope, round.log_level, &budget);
         let request = Request {
             caller: round.caller,
             client,
@@ -215,19 +253,25 @@ where
             return Ok(Ended::InputRequired(InputRequiredResult::new(requests, Some(sealed))));
         }
         // A 2025-11-25 session: ask over the session, then run a fresh instance with the answers.
+        let Some(peer) = round.scope.peer else {
+            return Err(Failed::Protocol(ErrorData::internal_error(
+                "a request without a session cannot be asked for input over one",
+                None,
+            )));
+        };
         for (key, request) in needed.requests {
-            let asked = tokio::time::timeout(ASK_TIMEOUT, ask(&round.context.peer, request));
+            let asked = tokio::time::timeout(ASK_TIMEOUT, ask(peer, request));
             let answer = tokio::select! {
                 answer = asked => answer.map_err(|_| Failed::Protocol(ErrorData::internal_error(
                     format!("the client did not answer input request {key:?} within {} s", ASK_TIMEOUT.as_secs()),
                     None,
                 )))?,
-                () = round.context.ct.cancelled() => return Err(Failed::Call(CallError::Cancelled)),
+                () = round.scope.ct.cancelled() => return Err(Failed::Call(CallError::Cancelled)),
             };
             responses.push((key, answer.map_err(Failed::Protocol)?.to_string()));
         }
         plugin_state = needed.state;
-        if round.context.ct.is_cancelled() {
+        if round.scope.ct.is_cancelled() {
             return Err(Failed::Call(CallError::Cancelled));
         }
     }

@@ -2,16 +2,14 @@
 
 use std::time::Instant;
 
-use rmcp::RoleServer;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData,
     ListToolsResult, LoggingLevel, PaginatedRequestParams, Tool,
 };
-use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use super::request_state::Binding;
-use super::rounds::{self, Ended, Failed, Round};
+use super::rounds::{self, Ended, Failed, Round, Scope};
 use super::{CACHE_TTL_MS, McpState, event, page_start, paginate, results};
 use crate::plugins::{CallError, ToolFailure, ToolRef};
 use crate::shared::Identity;
@@ -59,7 +57,7 @@ pub(super) fn list(
 pub(super) async fn call(
     state: &McpState,
     request: CallToolRequestParams,
-    context: &RequestContext<RoleServer>,
+    scope: Scope<'_>,
     caller: &Identity,
     log_level: Option<LoggingLevel>,
 ) -> Result<CallToolResponse, ErrorData> {
@@ -117,7 +115,7 @@ pub(super) async fn call(
     }
     let started = Instant::now();
     let round = Round {
-        context,
+        scope,
         caller,
         plugin: &plugin.manifest.name,
         binding: Binding {

@@ -57,6 +57,7 @@ pub struct Metrics {
     rate_limited: Family<ReasonLabels, Counter>,
     plugin_loads: Family<ReasonLabels, Counter>,
     outbound: Family<OutboundLabels, Counter>,
+    own_path: Counter,
     pool_size: Gauge,
     pool_in_use: Gauge,
     pool_idle: Gauge,
@@ -88,6 +89,12 @@ impl Default for Metrics {
             outbound.clone(),
         );
         registry.register("tool_calls", "Tool calls by tool and outcome", calls.clone());
+        let own_path = Counter::default();
+        registry.register(
+            "mcp_own_path_requests",
+            "Stateless tools/call requests Warden answered on its own path (the rest go through rmcp's server)",
+            own_path.clone(),
+        );
         registry.register(
             "tool_call_duration_seconds",
             "Tool call latency, including queueing for an instance",
@@ -139,6 +146,7 @@ impl Default for Metrics {
             rate_limited,
             plugin_loads,
             outbound,
+            own_path,
             pool_size,
             pool_in_use,
             pool_idle,
@@ -173,6 +181,11 @@ impl Metrics {
         if let Some(s) = seconds {
             self.call_seconds.get_or_create(&ToolLabels { tool: tool.to_owned() }).observe(s);
         }
+    }
+
+    /// Counts a request answered on Warden's own stateless path.
+    pub fn own_path_request(&self) {
+        self.own_path.inc();
     }
 
     /// Counts a request refused by authentication.
