@@ -248,13 +248,16 @@ async fn warden_new_scaffolds_a_plugin_in_each_language_that_builds_checks_and_a
         );
     }
 
-    let warden = warden_tests::Warden::start(warden_tests::fixtures::LOCAL_AUTH, |dir| {
+    // Three components new to this server: it compiles each before it is ready (the Python and
+    // TypeScript ones take tens of seconds each while the rest of the suite shares the 2 cores).
+    let warden = warden_tests::Warden::spawn(warden_tests::fixtures::LOCAL_AUTH, |dir| {
         for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
             std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
         }
     })
     .await
     .unwrap();
+    warden.wait_ready(std::time::Duration::from_secs(150)).await.unwrap();
     let alice = warden.client_with_token(&warden.local_token("alice", "").unwrap()).await.unwrap();
     for lang in ["rust", "python", "typescript"] {
         let tool = format!("hello-{lang}.hello");
