@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rmcp::model::{CallToolRequestParams, ErrorCode, ProtocolVersion, RequestId, ServerJsonRpcMessage};
 use serde::Deserialize;
 
@@ -141,7 +141,7 @@ pub(crate) async fn serve(mcp: Arc<McpState>, request: Eligible, caller: Identit
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "could not serialize a tool call's answer");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "could not serialize the answer");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "could not serialize the answer").into_response();
         }
     };
     let mut response = Response::new(Body::from(body));
@@ -160,12 +160,6 @@ fn status_of(message: &ServerJsonRpcMessage) -> StatusCode {
         ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
         _ => StatusCode::OK,
     }
-}
-
-fn plain(status: StatusCode, text: &'static str) -> Response {
-    let mut response = Response::new(Body::from(text));
-    *response.status_mut() = status;
-    response
 }
 
 #[cfg(test)]

@@ -24,27 +24,21 @@ use serde_json::json;
 use super::fast_path::{self, AllowedHosts};
 use crate::limits::{CallLimits, Refusal};
 use crate::mcp::McpState;
-use crate::plugins::Registry;
 use crate::resource_server::{Authenticator, forbidden_insufficient_scope};
 use crate::shared::Identity;
-use crate::teams::Teams;
-use crate::telemetry::{AuditEvent, Telemetry};
+use crate::telemetry::AuditEvent;
 
 /// What the guard needs.
 pub(super) struct Guard {
     /// `server.max_body_bytes`.
     pub max_body_bytes: usize,
-    /// Live tools, for their scopes.
-    pub registry: Arc<Registry>,
     /// For the challenge and whether scopes are enforced.
     pub auth: Arc<Authenticator>,
     /// Rate and concurrency limits on tool calls.
     pub limits: Arc<CallLimits>,
-    /// Where refusals are recorded.
-    pub telemetry: Telemetry,
-    /// Team membership: another team's tool is treated here exactly like an unknown one.
-    pub teams: Teams,
-    /// What Warden's own path for a plain stateless `tools/call` runs on.
+    /// The live tools (for their scopes), team membership (another team's tool is treated here
+    /// exactly like an unknown one), telemetry (where refusals are recorded), and what Warden's
+    /// own path for a plain stateless `tools/call` runs on.
     pub mcp: Arc<McpState>,
     /// The `Host` values `/mcp` accepts (Warden's own path checks them as rmcp would).
     pub hosts: AllowedHosts,
@@ -84,32 +78,34 @@ fn check_params(
         CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
         ReadResourceRequestParams,
     };
+    /// `params` as a `T` (`None` when absent and `optional`), or what is wrong with them.
+    fn typed<T: serde::de::DeserializeOwned>(
+        params: Option<&serde_json::Value>,
+        optional: bool,
+    ) -> Result<Option<T>, String> {
+        match params {
+            None if optional => Ok(None),
+            None => Err("params are missing".into()),
+            // Deserialized from the borrowed value: no copy of the params.
+            Some(v) => T::deserialize(v).map(Some).map_err(|e| e.to_string()),
+        }
+    }
     fn check<T: serde::de::DeserializeOwned>(
         params: Option<&serde_json::Value>,
         optional: bool,
-    ) -> Option<String> {
-        match params {
-            None if optional => None,
-            None => Some("params are missing".into()),
-            // Deserialized from the borrowed value: no copy of the params.
-            Some(v) => T::deserialize(v).err().map(|e| e.to_string()),
-        }
+    ) -> Result<Option<Box<CallToolRequestParams>>, String> {
+        typed::<T>(params, optional).map(|_| None)
     }
-    let problem = match method {
-        "tools/call" => match params.map(CallToolRequestParams::deserialize) {
-            Some(Ok(call)) => return Ok(Some(Box::new(call))),
-            Some(Err(e)) => Some(e.to_string()),
-            None => Some("params are missing".into()),
-        },
+    match method {
+        "tools/call" => typed::<CallToolRequestParams>(params, false).map(|c| c.map(Box::new)),
         "resources/read" => check::<ReadResourceRequestParams>(params, false),
         "prompts/get" => check::<GetPromptRequestParams>(params, false),
         "completion/complete" => check::<CompleteRequestParams>(params, false),
         "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
             check::<PaginatedRequestParams>(params, true)
         }
-        _ => None,
-    };
-    problem.map_or(Ok(None), Err)
+        _ => Ok(None),
+    }
 }
 
 /// What the guard makes of a body, before any identity or registry is consulted.
@@ -241,8 +237,9 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
     };
     // Something of a team the caller is not in counts as unknown: no scope challenge that would
     // name its scopes, and no charge against that plugin's rate (a non-member cannot exhaust it).
-    let snapshot = guard.registry.snapshot();
-    let member = |p: &crate::plugins::LoadedPlugin| guard.teams.admits(&identity, p.manifest.team.as_deref());
+    let snapshot = guard.mcp.registry.snapshot();
+    let member =
+        |p: &crate::plugins::LoadedPlugin| guard.mcp.teams.admits(&identity, p.manifest.team.as_deref());
     let enforce = guard.auth.enforces_scopes();
     let visible = |p: &crate::plugins::LoadedPlugin, g: &crate::plugins::manifest::ToolGrant| {
         member(p) && (!enforce || identity.missing_scopes(&g.scopes).is_empty())
@@ -288,8 +285,8 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             e.team = tool.plugin.manifest.team.clone();
             e.tool = Some(name.clone());
             e.reason = Some(format!("insufficient scope: needs {}", needed.join(" ")));
-            guard.telemetry.audit.record(&e);
-            guard.telemetry.metrics.tool_call(&name, "refused", None);
+            guard.mcp.telemetry.audit.record(&e);
+            guard.mcp.telemetry.metrics.tool_call(&name, "refused", None);
             return forbidden_insufficient_scope(&guard.auth, needed);
         }
     }
@@ -304,9 +301,9 @@ pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
             e.team = target.plugin.as_ref().and_then(|p| p.manifest.team.clone());
             e.tool = Some(name.clone());
             e.reason = Some(format!("{} limit reached", refusal.limit));
-            guard.telemetry.audit.record(&e);
-            guard.telemetry.metrics.rate_limited(refusal.limit);
-            guard.telemetry.metrics.tool_call(&name, "rate_limited", None);
+            guard.mcp.telemetry.audit.record(&e);
+            guard.mcp.telemetry.metrics.rate_limited(refusal.limit);
+            guard.mcp.telemetry.metrics.tool_call(&name, "rate_limited", None);
             return too_many(&refusal, id);
         }
     };

@@ -85,11 +85,8 @@ pub(crate) fn router(
     ));
     let guard = Arc::new(jsonrpc_guard::Guard {
         max_body_bytes: config.server.max_body_bytes,
-        registry: state.mcp.registry.clone(),
         auth: state.auth.clone(),
         limits: state.limits.clone(),
-        telemetry: state.mcp.telemetry.clone(),
-        teams: state.mcp.teams.clone(),
         mcp: state.mcp.clone(),
         hosts: fast_path::AllowedHosts::new(&hosts),
     });
