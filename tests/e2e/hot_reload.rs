@@ -38,7 +38,7 @@ async fn add_replace_break_and_remove() {
     );
     let r = call(&client, "sample.greet", json!({ "name": "Old" })).await.unwrap();
     assert_eq!(text_of(&r), "Hello, Old! You are anonymous.");
-    assert_eq!(tool_names(&client).await.unwrap().len(), 3 + 9);
+    assert_eq!(tool_names(&client).await.unwrap().len(), 3 + 10);
 
     // Restore the real component: the error clears.
     install_wasm(&dir, "sample", &std::fs::read(component("sample")).unwrap());

@@ -90,3 +90,18 @@ async fn nothing_survives_from_one_call_to_the_next() {
     let r = call(&client, "misbehaving.remember", json!({ "text": "after-panic" })).await.unwrap();
     assert_eq!(text_of(&r), "previous=\"\"");
 }
+
+#[tokio::test]
+async fn scattered_writes_are_all_undone_before_the_next_call() {
+    // Each call writes a secret into 128 separate pages of a 1 MiB data segment, more dirty
+    // regions than one page-map scan of the memory reset reports (32): the reset must go on
+    // scanning (vendor/wasmtime) or decommit the rest, never leave a page as the last caller left it.
+    let warden = Warden::start("", |dir| install(dir, "misbehaving", "misbehaving")).await.unwrap();
+    let client = warden.client().await.unwrap();
+    for round in 0..12 {
+        let r = call(&client, "misbehaving.scatter", json!({ "text": format!("secret-of-caller-{round}") }))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&r), "changed_pages=0", "round {round}: pages of an earlier call survived");
+    }
+}

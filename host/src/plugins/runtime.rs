@@ -26,13 +26,18 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Bytes of each pooled linear memory that stay resident between calls: the pages a call
 /// dirtied are reset in place (found with PAGEMAP_SCAN, copied back from the image) instead of
 /// being dropped with madvise and faulted in again by the next call. Python and JavaScript
-/// interpreters dirty megabytes per call: 16 MiB took `py-sample.greet` from 1.80 to 1.59 ms and
-/// `ts-sample.greet` from 745 to 518 µs (`cargo bench --bench languages`; 64 KiB, 32 and 64 MiB
-/// were slower), Rust unchanged. A warm server keeps up to this much per used slot resident.
+/// interpreters dirty megabytes per call, in hundreds of separate runs of pages: wasmtime's scan
+/// stops after 32 runs, so Warden builds it from `vendor/wasmtime` with the scan continued (see
+/// `vendor/README.md`; `py-sample.greet` 2.3 → 1.15 ms alone, about 5× the calls per second
+/// under load). 16 MiB covers what a `greet` call of either dirties (64 MiB measured the same);
+/// a warm server keeps up to this much per used slot resident.
 const KEEP_RESIDENT_MEMORY: usize = 16 << 20;
 
-/// The same for tables (larger values measured no better).
-const KEEP_RESIDENT_TABLE: usize = 64 << 10;
+/// The same for tables: a componentize-py component's function tables are refilled at every
+/// instantiation, and keeping 1 MiB (instead of 64 KiB) of them resident took `py-sample.greet`
+/// from 0.83 to 0.72-0.78 ms and `ts-sample.greet` from 0.47 to 0.40-0.43 ms
+/// (`cargo bench --bench languages`). Only the pages a call dirtied stay, up to this much.
+const KEEP_RESIDENT_TABLE: usize = 1 << 20;
 
 /// Slots whose memory is decommitted together in one batch.
 const DECOMMIT_BATCH: usize = 16;

@@ -96,6 +96,29 @@ fn remember(_: &Context, args: EchoArgs) -> Result<String, ToolError> {
     Ok(format!("previous={previous:?}"))
 }
 
+/// Pages of initialized data (in the memory image, not zero-filled) for `scatter`.
+const PROBE_PAGES: usize = 256;
+/// What every byte of [`PROBE`] holds in the image.
+const PROBE_INITIAL: u8 = 0x5a;
+/// A 1 MiB data segment: a reused memory slot must bring every page back to this.
+static PROBE: std::sync::Mutex<[u8; PROBE_PAGES * 4096]> =
+    std::sync::Mutex::new([PROBE_INITIAL; PROBE_PAGES * 4096]);
+
+/// Counts the probe pages that do not hold their image contents (always 0 when the host resets
+/// memory between calls), then writes `text` into every other page: 128 separate dirty regions,
+/// more than one dirty-page scan of the host returns at once.
+fn scatter(_: &Context, args: EchoArgs) -> Result<String, ToolError> {
+    let mut probe = PROBE.lock().map_err(|_| ToolError::failed("poisoned"))?;
+    let changed = probe.chunks(4096).filter(|page| page.iter().any(|b| *b != PROBE_INITIAL)).count();
+    let text = args.text.as_bytes();
+    for page in probe.chunks_mut(4096).step_by(2) {
+        let n = text.len().min(page.len());
+        page[..n].copy_from_slice(&text[..n]);
+    }
+    std::hint::black_box(&*probe);
+    Ok(format!("changed_pages={changed}"))
+}
+
 fn tools() -> Tools {
     Tools::new()
         .tool("spin", "Loops forever", spin)
@@ -107,6 +130,7 @@ fn tools() -> Tools {
         .tool("echo", "Returns its text argument", echo)
         .tool("work", "Stays busy for a while, then succeeds", work)
         .tool("remember", "Stores its text and returns what the previous call stored", remember)
+        .tool("scatter", "Counts changed probe pages, then writes its text into every other one", scatter)
 }
 
 export_tools!(tools());
