@@ -38,7 +38,7 @@ pub(crate) async fn serves_seed_001_like_the_rust_sample(plugin: &str) -> anyhow
     let mut names = tool_names(&alice).await?;
     names.sort();
     for tool in ["get_datetime", "greet", "whoami"].map(|t| format!("{plugin}.{t}")) {
-        assert!(names.contains(&tool), "{tool} in {names:?}");
+        assert!(names.contains(&tool), "{tool} in {names:?}; /readyz: {}", warden.readyz().await?);
     }
     assert!(
         !tool_names(&narrow).await?.iter().any(|n| *n == format!("{plugin}.greet")),

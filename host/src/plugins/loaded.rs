@@ -37,6 +37,12 @@ use crate::shared::Identity;
 /// (covers a guest parked in a host call, which an epoch cannot interrupt).
 const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
+/// The least wall time `describe` gets at load, whatever the manifest's `timeout_ms`: the first
+/// instance of a large interpreter component on a busy machine can need more than a tool call's
+/// budget, and a good plugin must not be refused for it. A hostile `describe` still ends: it holds
+/// one of the load slots for at most this long.
+const DESCRIBE_MIN_TIME: Duration = Duration::from_secs(10);
+
 /// Why a plugin could not be loaded. Every message names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -317,14 +323,15 @@ impl LoadedPlugin {
         runtime: &Runtime,
     ) -> Result<(v0_2::warden::plugin::types::Offer, Option<ServerExports>), LoadError> {
         let describe_error = |e: CallError| LoadError::Describe(e.to_string());
-        let mut store = self.new_store(runtime).map_err(|e| LoadError::Describe(e.to_string()))?;
+        let time = Duration::from_millis(self.manifest.limits.timeout_ms).max(DESCRIBE_MIN_TIME);
+        let mut store = self.new_store_for(runtime, time).map_err(|e| LoadError::Describe(e.to_string()))?;
         match &self.contract {
             Contract::V0_1(pre) => {
                 let run = async {
                     let plugin = pre.instantiate_async(&mut store).await?;
                     plugin.warden_plugin_tools().call_describe(&mut store).await
                 };
-                let specs = self.run_limited(run, None).await.map_err(describe_error)?;
+                let specs = self.run_limited_for(run, None, time).await.map_err(describe_error)?;
                 let offer = v0_2::warden::plugin::types::Offer {
                     tools: specs
                         .into_iter()
@@ -351,7 +358,7 @@ impl LoadedPlugin {
                     let offer = plugin.warden_plugin_server().call_describe(&mut store).await?;
                     Ok((offer, Some(exports)))
                 };
-                self.run_limited(run, None).await.map_err(describe_error)
+                self.run_limited_for(run, None, time).await.map_err(describe_error)
             }
         }
     }
@@ -363,8 +370,19 @@ impl LoadedPlugin {
         run: impl Future<Output = wasmtime::Result<T>>,
         cancel: Option<&tokio_util::sync::CancellationToken>,
     ) -> Result<T, CallError> {
-        let timeout_ms = self.manifest.limits.timeout_ms;
-        let limited = tokio::time::timeout(Duration::from_millis(timeout_ms) + TIMEOUT_GRACE, run);
+        let time = Duration::from_millis(self.manifest.limits.timeout_ms);
+        self.run_limited_for(run, cancel, time).await
+    }
+
+    /// [`Self::run_limited`] with `time` instead of the manifest's limit (load-time `describe`).
+    async fn run_limited_for<T>(
+        &self,
+        run: impl Future<Output = wasmtime::Result<T>>,
+        cancel: Option<&tokio_util::sync::CancellationToken>,
+        time: Duration,
+    ) -> Result<T, CallError> {
+        let timeout_ms = u64::try_from(time.as_millis()).unwrap_or(u64::MAX);
+        let limited = tokio::time::timeout(time + TIMEOUT_GRACE, run);
         let outcome = match cancel {
             None => limited.await,
             Some(token) => tokio::select! {
@@ -374,7 +392,10 @@ impl LoadedPlugin {
         };
         match outcome {
             Err(_) => Err(CallError::Timeout(timeout_ms)),
-            Ok(Err(e)) => Err(classify(e, &self.manifest)),
+            Ok(Err(e)) => Err(match classify(e, &self.manifest) {
+                CallError::Timeout(_) => CallError::Timeout(timeout_ms),
+                other => other,
+            }),
             Ok(Ok(value)) => Ok(value),
         }
     }
@@ -539,8 +560,13 @@ impl LoadedPlugin {
 
     /// A fresh store for one call, whose deadline is this plugin's timeout from now.
     fn new_store(&self, runtime: &Runtime) -> wasmtime::Result<Store<StoreState>> {
+        self.new_store_for(runtime, Duration::from_millis(self.manifest.limits.timeout_ms))
+    }
+
+    /// A fresh store whose deadline is `time` from now.
+    fn new_store_for(&self, runtime: &Runtime, time: Duration) -> wasmtime::Result<Store<StoreState>> {
         let limits = self.manifest.limits;
-        let deadline = Instant::now() + Duration::from_millis(limits.timeout_ms);
+        let deadline = Instant::now() + time;
         let env = self.manifest.http.as_deref().map(CallHttp::environment).unwrap_or_default();
         let mut store = Store::new(
             &runtime.engine,
