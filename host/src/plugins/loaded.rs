@@ -392,10 +392,7 @@ impl LoadedPlugin {
         };
         match outcome {
             Err(_) => Err(CallError::Timeout(timeout_ms)),
-            Ok(Err(e)) => Err(match classify(e, &self.manifest) {
-                CallError::Timeout(_) => CallError::Timeout(timeout_ms),
-                other => other,
-            }),
+            Ok(Err(e)) => Err(classify(e, &self.manifest, timeout_ms)),
             Ok(Ok(value)) => Ok(value),
         }
     }
@@ -882,12 +879,12 @@ fn missing(
     )))
 }
 
-/// Maps a wasmtime error from a guest call to a short, specific reason.
-fn classify(e: wasmtime::Error, manifest: &Manifest) -> CallError {
+/// Maps a wasmtime error from a guest call that ran under `timeout_ms` to a short, specific reason.
+fn classify(e: wasmtime::Error, manifest: &Manifest, timeout_ms: u64) -> CallError {
     let limits = manifest.limits;
     if let Some(trap) = e.downcast_ref::<Trap>() {
         return match trap {
-            Trap::Interrupt => CallError::Timeout(limits.timeout_ms),
+            Trap::Interrupt => CallError::Timeout(timeout_ms),
             Trap::StackOverflow => CallError::StackOverflow,
             Trap::OutOfFuel => CallError::Fuel,
             Trap::UnreachableCodeReached => CallError::Trap("it panicked or reached unreachable code".into()),
