@@ -403,11 +403,14 @@ impl Drop for StoreCode {
 
 /// A wrapper for a Module together with a StoreCode. Allows fetching
 /// code pointers, ready to call.
+// Warden change: funcref initialization no longer uses `in_store`/`function`.
+#[allow(dead_code)]
 pub struct ModuleWithCode<'a> {
     module: &'a Module,
     store_code: &'a StoreCode,
 }
 
+#[allow(dead_code)]
 impl<'a> ModuleWithCode<'a> {
     /// Find the StoreCode in a given store for a module and wrap it
     /// up with that module, ready to compute code pointers.

@@ -2,7 +2,6 @@
 //! wasm module (except its callstack and register state). An
 //! `InstanceHandle` is a reference-counting handle for an `Instance`.
 
-use crate::code::ModuleWithCode;
 use crate::module::ModuleRegistry;
 use crate::prelude::*;
 use crate::runtime::vm::export::{Export, ExportMemory};
@@ -144,6 +143,15 @@ pub struct Instance {
     /// cross-thread stuff used in `InstancePre`)
     store: Option<VMStoreRawPtr>,
 
+    /// Address and length of this instance's module text in its store (the
+    /// `StoreCode` text `ModuleRegistry::store_code` returns), filled on the
+    /// first funcref initialization so the eager filling of a large funcref
+    /// table looks the registry up once, not once per element (Warden change).
+    /// The text is an mmap owned by the store's registry for at least as long
+    /// as this instance, so the address stays valid; it is never filled with
+    /// the `debug` feature, which can swap a module's code for a private copy.
+    store_text: Option<(usize, usize)>,
+
     /// Additional context used by compiled wasm code. This field is last, and
     /// represents a dynamically-sized array that extends beyond the nominal
     /// end of the struct (similar to a flexible array member).
@@ -209,6 +217,7 @@ impl Instance {
             #[cfg(feature = "wmemcheck")]
             wmemcheck_state,
             store: None,
+            store_text: None,
             vmctx: OwnedVMContext::new(),
         })?;
 
@@ -932,7 +941,7 @@ impl Instance {
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
@@ -960,20 +969,41 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
+        // Warden change: the store's text for this module is looked up in the
+        // registry once per instance (see `store_text`), then reused.
+        let (text, array_range, wasm_range) = {
+            let module = self
+                .runtime_module()
+                .expect("funcref impossible in fake module");
+            let text: *const [u8] = match self.store_text {
+                Some((addr, len)) => core::ptr::slice_from_raw_parts(addr as *const u8, len),
+                None => registry
+                    .store_code(module.engine_code())
+                    .expect("module not in store")
+                    .text(),
+            };
+            let compiled = module.compiled_module();
+            (
+                text,
+                compiled.function_range(array_to_wasm_key),
+                compiled.function_range(wasm_key),
+            )
+        };
+        #[cfg(not(feature = "debug"))]
+        if self.store_text.is_none() {
+            // SAFETY: only a plain field is written; nothing is moved.
+            unsafe { self.as_mut().get_unchecked_mut() }.store_text =
+                Some((text.cast::<u8>() as usize, text.len()));
+        }
+        // SAFETY: `text` is the store's text for this module, alive for at
+        // least as long as this instance (see `store_text`).
+        let text: &[u8] = unsafe { &*text };
 
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
+        let array_call = VmPtr::from(NonNull::from(&text[array_range]).cast());
 
         let wasm_call = Some(VmPtr::from(
             NonNull::new(
-                module_with_code
-                    .function(wasm_key)
+                text[wasm_range]
                     .as_ptr()
                     .cast::<VMWasmCallFunction>()
                     .cast_mut(),
