@@ -24,9 +24,15 @@ address_of() {
   echo "$1 did not start: $(cat "$work/$1.err")" >&2; exit 1
 }
 
-# wrk's requests/s for a POST of $2 to $1 with extra header lines in $3.
+# CPU time (user + system, all threads) process $1 has used so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# wrk's requests/s for a POST of $2 to $1 with extra header lines in $3. With a server pid in $4,
+# also appends the server's CPU time per request (user + system, in µs) to wrk's report as a line
+# "Server CPU per request: N us": a steadier measure than requests/s on a shared machine, since
+# wrk and the server share the cores.
 run_wrk() {
-  local url=$1 body=$2 headers=$3 script="$work/post.lua"
+  local url=$1 body=$2 headers=$3 server=${4:-} script="$work/post.lua" before=
   {
     echo 'wrk.method = "POST"'
     printf 'wrk.body = [[%s]]\n' "$body"
@@ -34,7 +40,12 @@ run_wrk() {
     echo 'wrk.headers["Accept"] = "application/json, text/event-stream"'
     printf '%s\n' "$headers"
   } >"$script"
+  if [[ -n $server ]]; then before=$(cpu_ticks "$server"); fi
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$url" >"$work/wrk.txt"
+  if [[ -n $server ]]; then
+    awk -v t="$(($(cpu_ticks "$server") - before))" -v hz="$(getconf CLK_TCK)" \
+      '/ requests in / { printf "Server CPU per request: %.1f us\n", t * 1e6 / hz / $1 }' "$work/wrk.txt" >>"$work/wrk.txt"
+  fi
   if grep -q 'Non-2xx' "$work/wrk.txt"; then cat "$work/wrk.txt" >&2; echo "errors during the run" >&2; exit 1; fi
   cat "$work/wrk.txt" >&2
   awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt"

@@ -21,7 +21,8 @@
 # through rmcp's server instead of Warden's own stateless path (the side-by-side cost of that
 # layer), "local" with token_cache_entries = 0, and "none" calling the Python plugin
 # (`py-sample.greet`, componentize-py; `make plugins` builds it).
-# Prints a table (requests/s, p50, p99, share of the bare handler) and the ratios.
+# Prints a table (requests/s, p50, p99, share of the bare handler, the server's CPU time per request:
+# user + system over the run, divided by the requests served) and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,7 +100,7 @@ wrk.headers[\"Origin\"] = \"http://$addr\""
     perf record -q ${PERF_OPTS:--F 1999} -p "$pid" -o "$work/perf.data" 2>/dev/null &
     perf_pid=$!
   fi
-  run_wrk "http://$addr/mcp" "$call" "$extra"
+  run_wrk "http://$addr/mcp" "$call" "$extra" "$pid"
   cp "$work/wrk.txt" "$work/wrk-$name.txt"
   if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
@@ -125,7 +126,7 @@ mode = "none"' py-sample.greet)
 start native "$TARGET/release/examples/rmcp_native" 127.0.0.1:0
 native_addr=$(address_of native)
 echo "== rmcp native tool: canned result, $CONNS connections, $DURATION" >&2
-native_rps=$(run_wrk "http://$native_addr/mcp" "$call" "$headers")
+native_rps=$(run_wrk "http://$native_addr/mcp" "$call" "$headers" "${pids[-1]}")
 cp "$work/wrk.txt" "$work/wrk-native.txt"
 kill "${pids[-1]}"
 
@@ -133,7 +134,7 @@ kill "${pids[-1]}"
 start bare "$TARGET/release/examples/bare_handler" 127.0.0.1:0
 bare_addr=$(address_of bare)
 echo "== bare axum handler: canned result, $CONNS connections, $DURATION" >&2
-bare_rps=$(run_wrk "http://$bare_addr/mcp" "$call" "")
+bare_rps=$(run_wrk "http://$bare_addr/mcp" "$call" "" "${pids[-1]}")
 cp "$work/wrk.txt" "$work/wrk-bare.txt"
 
 # --- The table --------------------------------------------------------------------------------------
@@ -142,10 +143,12 @@ percentile() {
   awk -v p="$2%" '$1 == p { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }' "$1"
 }
 echo "$(date -u +%Y-%m-%d): tools/call over HTTP, $CONNS connections, $DURATION each, wrk on the same machine"
-printf '| %-44s | %10s | %8s | %8s | %7s |\n' "" "requests/s" "p50 ms" "p99 ms" "of bare"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "------------" "----------" "----------" "---------"
+# cpu FILE: the server's CPU time per request in µs (see run_wrk).
+cpu() { awk '/^Server CPU per request:/ { print $5 }' "$1"; }
+printf '| %-44s | %10s | %8s | %8s | %7s | %12s |\n' "" "requests/s" "p50 ms" "p99 ms" "of bare" "CPU us/req"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "------------" "----------" "----------" "---------" "--------------"
 row() {
-  printf '| %-44s | %10.0f | %8s | %8s | %6.1f%% |\n' "$1" "$2" "$(percentile "$work/wrk-$3.txt" 50)" "$(percentile "$work/wrk-$3.txt" 99)" "$(awk -v a="$2" -v b="$bare_rps" 'BEGIN { print 100 * a / b }')"
+  printf '| %-44s | %10.0f | %8s | %8s | %6.1f%% | %12s |\n' "$1" "$2" "$(percentile "$work/wrk-$3.txt" 50)" "$(percentile "$work/wrk-$3.txt" 99)" "$(awk -v a="$2" -v b="$bare_rps" 'BEGIN { print 100 * a / b }')" "$(cpu "$work/wrk-$3.txt")"
 }
 row "bare axum handler, canned answer" "$bare_rps" bare
 row "rmcp Streamable HTTP, native tool" "$native_rps" native

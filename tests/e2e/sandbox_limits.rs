@@ -105,3 +105,27 @@ async fn scattered_writes_are_all_undone_before_the_next_call() {
         assert_eq!(text_of(&r), "changed_pages=0", "round {round}: pages of an earlier call survived");
     }
 }
+
+/// A plugin that needs longer to start than its `timeout_ms` (TEST FIXTURE `slow-start`: 1 s
+/// against 200 ms) still loads, because `describe` at load gets a floor of 10 s; the floor is for
+/// loading only, so each call still ends at the manifest's 200 ms.
+#[tokio::test]
+async fn describe_at_load_gets_more_time_than_a_call() {
+    let warden = Warden::start(UNLIMITED, |dir| {
+        install(dir, "sample", "sample");
+        install(dir, "slow-start", "slow-start");
+    })
+    .await
+    .unwrap();
+    let client = warden.client().await.unwrap();
+    let names = warden_tests::tool_names(&client).await.unwrap();
+    assert!(names.contains(&"slow-start.hello".to_owned()), "the slow starter was not loaded: {names:?}");
+    let ready = warden.readyz().await.unwrap();
+    assert_eq!(ready["errors"], json!({}), "a load error was reported: {ready}");
+
+    let started = Instant::now();
+    let r = call(&client, "slow-start.hello", json!({})).await.expect("a tool error, not a protocol error");
+    assert_eq!(r.is_error, Some(true), "{r:?}");
+    assert!(text_of(&r).contains("exceeded its time limit of 200 ms"), "{r:?}");
+    assert!(started.elapsed() < Duration::from_millis(200) + SLACK, "the call took {:?}", started.elapsed());
+}
