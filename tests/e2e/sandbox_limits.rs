@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use warden_tests::fixtures::UNLIMITED;
-use warden_tests::{Greeter, Warden, call, install, text_of};
+use warden_tests::{Greeter, Warden, call, install, text_of, tool_names};
 
 /// Generous slack over a limit for a loaded 2-core machine; the point is "bounded", not speed.
 const SLACK: Duration = Duration::from_secs(3);
@@ -118,7 +118,7 @@ async fn describe_at_load_gets_more_time_than_a_call() {
     .await
     .unwrap();
     let client = warden.client().await.unwrap();
-    let names = warden_tests::tool_names(&client).await.unwrap();
+    let names = tool_names(&client).await.unwrap();
     assert!(names.contains(&"slow-start.hello".to_owned()), "the slow starter was not loaded: {names:?}");
     let ready = warden.readyz().await.unwrap();
     assert_eq!(ready["errors"], json!({}), "a load error was reported: {ready}");
