@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,6 +12,10 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::LimitsConfig;
+
+/// The rate limiters' key count is checked against `max_tracked_keys` once per this many calls
+/// (counting them visits every shard of the limiter's map).
+const SIZE_CHECK_EVERY: u32 = 64;
 
 /// Suggested wait after a concurrency refusal: calls usually finish well within it.
 const CONCURRENCY_RETRY: Duration = Duration::from_secs(1);
@@ -51,19 +56,25 @@ pub struct CallLimits {
     plugin_concurrency: u32,
     max_tracked_keys: usize,
     clock: DefaultClock,
-    /// Calls running now, by `c:<caller>` and `p:<plugin>`.
+    /// Calls admitted since the limiters' sizes were last checked.
+    since_size_check: AtomicU32,
+    /// Calls running now, by `c:<caller>` and `p:<plugin>` (only for a capped kind: with a cap
+    /// of 0 nothing is counted).
     running: Mutex<HashMap<String, u32>>,
 }
 
 /// Held while a call runs; releases its concurrency slots when dropped.
 pub struct Permit {
     limits: Arc<CallLimits>,
-    keys: [String; 2],
+    /// The `running` entries this call counts in: `[caller, plugin]`, each only when capped.
+    counted: [Option<String>; 2],
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.limits.release(&self.keys);
+        if self.counted.iter().any(Option::is_some) {
+            self.limits.release(&self.counted);
+        }
     }
 }
 
@@ -83,6 +94,7 @@ impl CallLimits {
             plugin_concurrency: config.plugin_concurrency,
             max_tracked_keys: config.max_tracked_keys,
             clock: DefaultClock::default(),
+            since_size_check: AtomicU32::new(0),
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -91,24 +103,37 @@ impl CallLimits {
     /// checked first, so a refused call does not use up rate.
     pub fn admit(self: &Arc<Self>, caller: &str, plugin: &str) -> Result<Permit, Refusal> {
         let keys = [format!("c:{caller}"), format!("p:{plugin}")];
-        {
+        let caps = [self.caller_concurrency, self.plugin_concurrency];
+        let mut counted = [None, None];
+        if caps.iter().any(|&cap| cap > 0) {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             let over = |key: &str, cap: u32| cap > 0 && running.get(key).copied().unwrap_or(0) >= cap;
-            if over(&keys[0], self.caller_concurrency) {
+            if over(&keys[0], caps[0]) {
                 return Err(Refusal { limit: "caller_concurrency", retry_after: CONCURRENCY_RETRY });
             }
-            if over(&keys[1], self.plugin_concurrency) {
+            if over(&keys[1], caps[1]) {
                 return Err(Refusal { limit: "plugin_concurrency", retry_after: CONCURRENCY_RETRY });
             }
-            for key in &keys {
-                *running.entry(key.clone()).or_insert(0) += 1;
+            for ((key, cap), slot) in keys.iter().zip(caps).zip(&mut counted) {
+                if cap > 0 {
+                    *running.entry(key.clone()).or_insert(0) += 1;
+                    *slot = Some(key.clone());
+                }
             }
         }
         // From here on, dropping the permit gives the concurrency slots back. The rate limiters
         // are keyed by the same strings (each limiter holds one kind of key).
-        let permit = Permit { limits: self.clone(), keys };
-        self.check_rate(&self.caller_rate, &permit.keys[0], "caller_rate")?;
-        self.check_rate(&self.plugin_rate, &permit.keys[1], "plugin_rate")?;
+        let permit = Permit { limits: self.clone(), counted };
+        if self.since_size_check.fetch_add(1, Ordering::Relaxed).is_multiple_of(SIZE_CHECK_EVERY) {
+            for limiter in [&self.caller_rate, &self.plugin_rate].into_iter().flatten() {
+                if limiter.len() > self.max_tracked_keys {
+                    // Forget keys whose bucket is full again: they are indistinguishable from new ones.
+                    limiter.retain_recent();
+                }
+            }
+        }
+        self.check_rate(&self.caller_rate, &keys[0], "caller_rate")?;
+        self.check_rate(&self.plugin_rate, &keys[1], "plugin_rate")?;
         Ok(permit)
     }
 
@@ -119,18 +144,14 @@ impl CallLimits {
         limit: &'static str,
     ) -> Result<(), Refusal> {
         let Some(limiter) = limiter else { return Ok(()) };
-        if limiter.len() > self.max_tracked_keys {
-            // Forget keys whose bucket is full again: they are indistinguishable from new ones.
-            limiter.retain_recent();
-        }
         limiter
             .check_key(key)
             .map_err(|not_until| Refusal { limit, retry_after: not_until.wait_time_from(self.clock.now()) })
     }
 
-    fn release(&self, keys: &[String; 2]) {
+    fn release(&self, keys: &[Option<String>; 2]) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        for key in keys {
+        for key in keys.iter().flatten() {
             if let Some(n) = running.get_mut(key) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -174,6 +195,20 @@ mod tests {
         drop(second);
         assert!(l.admit("alice", "p").is_ok());
         assert!(l.running.lock().unwrap().is_empty(), "nothing left counted after every permit dropped");
+    }
+
+    #[test]
+    fn only_capped_kinds_are_counted() {
+        let l =
+            limits(LimitsConfig { caller_concurrency: 0, plugin_concurrency: 2, ..LimitsConfig::default() });
+        let first = l.admit("alice", "p").unwrap();
+        let second = l.admit("alice", "p").unwrap();
+        assert_eq!(l.admit("bob", "p").err().unwrap().limit, "plugin_concurrency");
+        let counted: Vec<(String, u32)> = l.running.lock().unwrap().clone().into_iter().collect();
+        assert_eq!(counted, vec![("p:p".to_owned(), 2)], "the uncapped caller kind is not counted");
+        drop(first);
+        drop(second);
+        assert!(l.running.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -171,8 +171,8 @@ fn jsonrpc_error(status: StatusCode, id: Option<serde_json::Value>, code: i64, m
     (status, Json(body)).into_response()
 }
 
-/// Middleware: see the module docs.
-pub(super) async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+/// The guard itself (run by `super::mcp_front` after authentication): see the module docs.
+pub(super) async fn guard(guard: &Guard, request: Request, next: Next) -> Response {
     let max_body_bytes = guard.max_body_bytes;
     if request.method() != Method::POST {
         return next.run(request).await;

@@ -90,8 +90,9 @@ pub(crate) fn router(
         mcp: state.mcp.clone(),
         hosts: fast_path::AllowedHosts::new(&hosts),
     });
-    // Layers run outermost-last: authentication (headers only) before the body is read; a POST
-    // is counted before the guard, which answers the hot request itself (`fast_path`).
+    let front = Arc::new(Front { auth: state.auth.clone(), mcp: state.mcp.clone(), guard, sessions });
+    // Layers run outermost-last: CORS and the body timeout, then `mcp_front` (authentication,
+    // the POST count, the JSON-RPC guard, which answers the hot request itself).
     let mcp_routes = Router::new()
         .route(
             "/mcp",
@@ -100,10 +101,7 @@ pub(crate) fn router(
                 async move { mcp.handle(request).await }
             }),
         )
-        .route_layer(middleware::from_fn_with_state(sessions, delete_known_sessions_only))
-        .route_layer(middleware::from_fn_with_state(guard, jsonrpc_guard::guard))
-        .route_layer(middleware::from_fn_with_state(state.mcp.clone(), count_posts))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::require_identity))
+        .route_layer(middleware::from_fn_with_state(front, mcp_front))
         .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.server.body_read_timeout_ms)))
         .layer(mcp_cors(config, public_url));
 
@@ -139,21 +137,48 @@ pub(crate) fn router(
         .with_state(state)
 }
 
-/// Counts a `POST /mcp` in [`McpState::posts_in_flight`] from its arrival until its response body
-/// has been sent (or dropped), for graceful shutdown.
-async fn count_posts(
-    axum::extract::State(mcp): axum::extract::State<Arc<McpState>>,
-    request: axum::extract::Request,
+/// What [`mcp_front`] needs.
+struct Front {
+    /// Authentication.
+    auth: Arc<Authenticator>,
+    /// Where POSTs are counted.
+    mcp: Arc<McpState>,
+    /// The JSON-RPC guard.
+    guard: Arc<jsonrpc_guard::Guard>,
+    /// rmcp's sessions (for `DELETE`).
+    sessions: Arc<LocalSessionManager>,
+}
+
+/// The `/mcp` middleware, in one layer (each `from_fn` layer costs a boxed service clone and a
+/// boxed future per request): authenticates every request but a CORS preflight (401/403 from
+/// `resource_server::identify`), counts a `POST` in [`McpState::posts_in_flight`] from its arrival
+/// until its response body has been sent or dropped (for graceful shutdown), runs the JSON-RPC
+/// guard on it, and answers 404 to a `DELETE` of a session this server does not hold.
+async fn mcp_front(
+    axum::extract::State(front): axum::extract::State<Arc<Front>>,
+    mut request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
+    if request.method() == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    if let Err(refusal) = auth::identify(&front.auth, &mut request).await {
+        return refusal;
+    }
+    if request.method() == Method::DELETE {
+        return delete_known_sessions_only(&front.sessions, request, next).await;
+    }
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
     // A `subscriptions/listen` stream (2026-07-28, named in its Mcp-Method header) stays open
     // until the client leaves: it is closed at shutdown, not waited for.
     let listen = request.headers().get("mcp-method").is_some_and(|m| m == "subscriptions/listen");
-    if request.method() != Method::POST || listen {
-        return next.run(request).await;
+    if listen {
+        return jsonrpc_guard::guard(&front.guard, request, next).await;
     }
-    let open = OpenPost::start(mcp);
-    let response = next.run(request).await;
+    let open = OpenPost::start(front.mcp.clone());
+    let response = jsonrpc_guard::guard(&front.guard, request, next).await;
     let (parts, body) = response.into_parts();
     axum::response::Response::from_parts(parts, axum::body::Body::new(Counted { body, _open: open }))
 }
@@ -203,14 +228,13 @@ impl http_body::Body for Counted {
 /// `DELETE /mcp` of a session this server does not hold is 404, as a POST or GET for it is
 /// (rmcp's own handler answers 202 to any session id).
 async fn delete_known_sessions_only(
-    axum::extract::State(sessions): axum::extract::State<Arc<LocalSessionManager>>,
+    sessions: &LocalSessionManager,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     use rmcp::transport::streamable_http_server::session::SessionManager;
-    if request.method() == Method::DELETE
-        && let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+    if let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
         && !sessions.has_session(&Arc::from(id)).await.unwrap_or(false)
     {
         return (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response();

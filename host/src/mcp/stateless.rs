@@ -33,10 +33,12 @@ pub(crate) async fn call_tool(
     state.telemetry.metrics.own_path_request();
     let ct = CancellationToken::new();
     let cancel_on_drop = ct.clone().drop_guard();
-    let task = tokio::spawn(async move {
+    // Boxed: the call's state machine is several kilobytes, and tokio would otherwise copy it
+    // by value through each layer of `spawn` into the task.
+    let task = tokio::spawn(Box::pin(async move {
         let _running = Running::start(&state.in_flight);
         tools::call(&state, params, Scope::stateless(&meta, &ct), &caller, None).await
-    });
+    }));
     let joined = task.await;
     cancel_on_drop.disarm();
     match joined {

@@ -18,9 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use jsonwebtoken::Algorithm;
 
@@ -292,16 +291,10 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     Ok(token)
 }
 
-/// Middleware on `/mcp`: authenticates the caller (401 with a challenge on failure), checks the
-/// global `required_scopes` (403), and attaches the [`Identity`].
-pub async fn require_identity(
-    State(auth): State<Arc<Authenticator>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if request.method() == Method::OPTIONS {
-        return next.run(request).await;
-    }
+/// Authenticates the caller of a `/mcp` request (401 with a challenge on failure), checks the
+/// global `required_scopes` (403), and attaches the [`Identity`] to `request`. `Err` is the
+/// refusal to send instead.
+pub async fn identify(auth: &Authenticator, request: &mut Request) -> Result<(), Response> {
     let identity = match auth.authenticate(request.headers()).await {
         Ok(identity) => identity,
         Err(failure) => {
@@ -320,7 +313,7 @@ pub async fn require_identity(
                 e.reason = Some(reason);
                 auth.telemetry.audit.record(&e);
             }
-            return unauthorized(&auth, &failure);
+            return Err(unauthorized(auth, &failure));
         }
     };
     if auth.enforces_scopes() {
@@ -332,7 +325,7 @@ pub async fn require_identity(
             let mut e = AuditEvent::by("token.rejected", "insufficient_scope", &identity);
             e.reason = Some(format!("missing required scope(s): {}", missing.join(" ")));
             auth.telemetry.audit.record(&e);
-            return forbidden_insufficient_scope(&auth, &auth.required_scopes);
+            return Err(forbidden_insufficient_scope(auth, &auth.required_scopes));
         }
     }
     let identity = match bearer_token(request.headers()) {
@@ -340,5 +333,5 @@ pub async fn require_identity(
         Err(_) => identity,
     };
     request.extensions_mut().insert(identity);
-    next.run(request).await
+    Ok(())
 }
