@@ -66,14 +66,16 @@ pub struct CallLimits {
 /// Held while a call runs; releases its concurrency slots when dropped.
 pub struct Permit {
     limits: Arc<CallLimits>,
-    /// The `running` entries this call counts in: `[caller, plugin]`, each only when capped.
-    counted: [Option<String>; 2],
+    /// `c:<caller>` and `p:<plugin>`.
+    keys: [String; 2],
+    /// Which of them this call is counted under in `running` (a capped kind only).
+    counted: [bool; 2],
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if self.counted.iter().any(Option::is_some) {
-            self.limits.release(&self.counted);
+        if self.counted.contains(&true) {
+            self.limits.release(&self.keys, self.counted);
         }
     }
 }
@@ -104,8 +106,8 @@ impl CallLimits {
     pub fn admit(self: &Arc<Self>, caller: &str, plugin: &str) -> Result<Permit, Refusal> {
         let keys = [format!("c:{caller}"), format!("p:{plugin}")];
         let caps = [self.caller_concurrency, self.plugin_concurrency];
-        let mut counted = [None, None];
-        if caps.iter().any(|&cap| cap > 0) {
+        let counted = caps.map(|cap| cap > 0);
+        if counted.contains(&true) {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             let over = |key: &str, cap: u32| cap > 0 && running.get(key).copied().unwrap_or(0) >= cap;
             if over(&keys[0], caps[0]) {
@@ -114,16 +116,13 @@ impl CallLimits {
             if over(&keys[1], caps[1]) {
                 return Err(Refusal { limit: "plugin_concurrency", retry_after: CONCURRENCY_RETRY });
             }
-            for ((key, cap), slot) in keys.iter().zip(caps).zip(&mut counted) {
-                if cap > 0 {
-                    *running.entry(key.clone()).or_insert(0) += 1;
-                    *slot = Some(key.clone());
-                }
+            for (key, _) in keys.iter().zip(counted).filter(|(_, counted)| *counted) {
+                *running.entry(key.clone()).or_insert(0) += 1;
             }
         }
         // From here on, dropping the permit gives the concurrency slots back. The rate limiters
         // are keyed by the same strings (each limiter holds one kind of key).
-        let permit = Permit { limits: self.clone(), counted };
+        let permit = Permit { limits: self.clone(), keys, counted };
         if self.since_size_check.fetch_add(1, Ordering::Relaxed).is_multiple_of(SIZE_CHECK_EVERY) {
             for limiter in [&self.caller_rate, &self.plugin_rate].into_iter().flatten() {
                 if limiter.len() > self.max_tracked_keys {
@@ -132,8 +131,8 @@ impl CallLimits {
                 }
             }
         }
-        self.check_rate(&self.caller_rate, &keys[0], "caller_rate")?;
-        self.check_rate(&self.plugin_rate, &keys[1], "plugin_rate")?;
+        self.check_rate(&self.caller_rate, &permit.keys[0], "caller_rate")?;
+        self.check_rate(&self.plugin_rate, &permit.keys[1], "plugin_rate")?;
         Ok(permit)
     }
 
@@ -149,9 +148,9 @@ impl CallLimits {
             .map_err(|not_until| Refusal { limit, retry_after: not_until.wait_time_from(self.clock.now()) })
     }
 
-    fn release(&self, keys: &[Option<String>; 2]) {
+    fn release(&self, keys: &[String; 2], counted: [bool; 2]) {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        for key in keys.iter().flatten() {
+        for (key, _) in keys.iter().zip(counted).filter(|(_, counted)| *counted) {
             if let Some(n) = running.get_mut(key) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
