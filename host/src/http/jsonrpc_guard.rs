@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -171,12 +171,10 @@ fn jsonrpc_error(status: StatusCode, id: Option<serde_json::Value>, code: i64, m
     (status, Json(body)).into_response()
 }
 
-/// The guard itself (run by `super::mcp_front` after authentication): see the module docs.
+/// The guard itself, for a `POST` (run by `super::mcp_front` after authentication): see the
+/// module docs.
 pub(super) async fn guard(guard: &Guard, request: Request, next: Next) -> Response {
     let max_body_bytes = guard.max_body_bytes;
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
     let (parts, body) = request.into_parts();
     let declared = parts
         .headers

@@ -174,13 +174,15 @@ async fn mcp_front(
     // A `subscriptions/listen` stream (2026-07-28, named in its Mcp-Method header) stays open
     // until the client leaves: it is closed at shutdown, not waited for.
     let listen = request.headers().get("mcp-method").is_some_and(|m| m == "subscriptions/listen");
-    if listen {
-        return jsonrpc_guard::guard(&front.guard, request, next).await;
-    }
-    let open = OpenPost::start(front.mcp.clone());
+    let open = (!listen).then(|| OpenPost::start(front.mcp.clone()));
     let response = jsonrpc_guard::guard(&front.guard, request, next).await;
-    let (parts, body) = response.into_parts();
-    axum::response::Response::from_parts(parts, axum::body::Body::new(Counted { body, _open: open }))
+    match open {
+        None => response,
+        Some(open) => {
+            let (parts, body) = response.into_parts();
+            axum::response::Response::from_parts(parts, axum::body::Body::new(Counted { body, _open: open }))
+        }
+    }
 }
 
 /// One counted `POST /mcp`; uncounted when dropped.
