@@ -10,17 +10,21 @@
 #
 #   bench/load.sh                      # 16 connections, 10 s each
 #   CONNS=32 DURATION=20s bench/load.sh
+#   WRK_SCHED=batch bench/load.sh      # wrk under SCHED_BATCH, so its wake-ups do not preempt
+#                                      # the server (see bench/lib.sh): nearer a load generator
+#                                      # on other cores
 #   PROFILE=1 bench/load.sh            # also perf-record Warden during the authenticated run and
 #                                      # print its top costs (needs Debian linux-perf);
 #                                      # PERF_OPTS="-F 499 --call-graph dwarf" for call graphs,
 #                                      # PERF_KEEP=FILE keeps the perf.data, PROFILE_RUN=python
 #                                      # profiles the Python run instead
 #
-# Warden runs five times: auth.mode = "none", "local" (ES256 bearer token, verified-token cache on),
+# Warden runs six times: auth.mode = "none", "local" (ES256 bearer token, verified-token cache on),
 # the same "local" run with an `Origin` header (Warden's own origin, allowed), which sends the call
 # through rmcp's server instead of Warden's own stateless path (the side-by-side cost of that
 # layer), "local" with token_cache_entries = 0, and "none" calling the Python plugin
-# (`py-sample.greet`, componentize-py; `make plugins` builds it).
+# (`py-sample.greet`, componentize-py; `make plugins` builds it), then the same Python call from
+# one connection (its latency per call alone).
 # Prints a table (requests/s, p50, p99, share of the bare handler, the server's CPU time per request:
 # user + system over the run, divided by the requests served) and the ratios.
 set -euo pipefail
@@ -121,6 +125,9 @@ mode = "local"
 token_cache_entries = 0')
 python_rps=$(run_warden python '[auth]
 mode = "none"' py-sample.greet)
+# The Python plugin's latency per call on its own: one connection, one request at a time.
+python1_rps=$(CONNS=1 THREADS=1 run_warden python-one-connection '[auth]
+mode = "none"' py-sample.greet)
 
 # --- rmcp with a native tool ----------------------------------------------------------------------
 start native "$TARGET/release/examples/rmcp_native" 127.0.0.1:0
@@ -142,7 +149,7 @@ cp "$work/wrk.txt" "$work/wrk-bare.txt"
 percentile() {
   awk -v p="$2%" '$1 == p { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }' "$1"
 }
-echo "$(date -u +%Y-%m-%d): tools/call over HTTP, $CONNS connections, $DURATION each, wrk on the same machine"
+echo "$(date -u +%Y-%m-%d): tools/call over HTTP, $CONNS connections, $DURATION each, $(wrk_mode)"
 # cpu FILE: the server's CPU time per request in µs (see run_wrk).
 cpu() { awk '/^Server CPU per request:/ { print $5 }' "$1"; }
 printf '| %-44s | %10s | %8s | %8s | %7s | %12s |\n' "" "requests/s" "p50 ms" "p99 ms" "of bare" "CPU us/req"
@@ -157,8 +164,9 @@ row "Warden, local token, cache on" "$auth_rps" authenticated
 row "Warden, local token, cache on, via rmcp" "$via_rmcp_rps" authenticated-via-rmcp
 row "Warden, local token, cache off" "$nocache_rps" authenticated-no-cache
 row "Warden, auth.mode = none, Python plugin" "$python_rps" python
-awk -v r="$via_rmcp_rps" -v w="$warden_rps" -v a="$auth_rps" -v x="$nocache_rps" -v n="$native_rps" -v b="$bare_rps" -v c="$CONNS" -v py="$python_rps" 'BEGIN {
-  printf "connections=%s warden_rps=%.0f authenticated_rps=%.0f authenticated_no_cache_rps=%.0f python_rps=%.0f rmcp_native_rps=%.0f bare_rps=%.0f\n", c, w, a, x, py, n, b
+row "same, Python plugin, 1 connection" "$python1_rps" python-one-connection
+awk -v r="$via_rmcp_rps" -v w="$warden_rps" -v a="$auth_rps" -v x="$nocache_rps" -v n="$native_rps" -v b="$bare_rps" -v c="$CONNS" -v py="$python_rps" -v py1="$python1_rps" 'BEGIN {
+  printf "connections=%s warden_rps=%.0f authenticated_rps=%.0f authenticated_no_cache_rps=%.0f python_rps=%.0f python_one_connection_rps=%.0f rmcp_native_rps=%.0f bare_rps=%.0f\n", c, w, a, x, py, py1, n, b
   printf "warden/bare=%.1f%% authenticated/bare=%.1f%% warden/rmcp_native=%.1f%% authenticated/unauthenticated=%.1f%% (no cache: %.1f%%)\n",
     100 * w / b, 100 * a / b, 100 * w / n, 100 * a / w, 100 * x / w
   printf "own stateless path/through rmcp server (authenticated)=%.2fx\n", a / r }'
