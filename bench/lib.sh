@@ -31,14 +31,12 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # preempt a running task, so the server is no longer switched out each time its answer wakes wrk
 # (about one involuntary context switch per two requests otherwise). That is closer to a load
 # generator on another machine; the default, plain wrk, is how the figures were measured.
-wrk_launcher=()
+# wrk_mode: the heading's words for how wrk ran.
 case ${WRK_SCHED:-} in
-  "") ;;
-  batch) wrk_launcher=(chrt --batch 0) ;;
+  "") wrk_launcher=() wrk_mode="wrk on the same machine" ;;
+  batch) wrk_launcher=(chrt --batch 0) wrk_mode="wrk under SCHED_BATCH on the same machine" ;;
   *) echo "WRK_SCHED=$WRK_SCHED: use batch, or leave it unset for plain wrk" >&2; exit 1 ;;
 esac
-# The heading's words for how wrk ran.
-wrk_mode() { if [[ -n ${WRK_SCHED:-} ]]; then echo "wrk under SCHED_BATCH on the same machine"; else echo "wrk on the same machine"; fi; }
 
 # wrk's requests/s for a POST of $2 to $1 with extra header lines in $3. With a server pid in $4,
 # also appends the server's CPU time per request (user + system, in µs) to wrk's report as a line

@@ -149,7 +149,7 @@ cp "$work/wrk.txt" "$work/wrk-bare.txt"
 percentile() {
   awk -v p="$2%" '$1 == p { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v) } else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } printf "%.2f", v }' "$1"
 }
-echo "$(date -u +%Y-%m-%d): tools/call over HTTP, $CONNS connections, $DURATION each, $(wrk_mode)"
+echo "$(date -u +%Y-%m-%d): tools/call over HTTP, $CONNS connections, $DURATION each, $wrk_mode"
 # cpu FILE: the server's CPU time per request in µs (see run_wrk).
 cpu() { awk '/^Server CPU per request:/ { print $5 }' "$1"; }
 printf '| %-44s | %10s | %8s | %8s | %7s | %12s |\n' "" "requests/s" "p50 ms" "p99 ms" "of bare" "CPU us/req"
